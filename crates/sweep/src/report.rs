@@ -1,0 +1,333 @@
+//! The ranked report of a sweep: runs sorted by a metric, and for each swept parameter
+//! the mean and best of that metric per value. Rendered as a terminal table, Markdown,
+//! CSV or JSON; `report.md` and `report.csv` are rewritten after every finished run.
+
+use crate::run_dir::{write_atomic, RunDir};
+use crate::run_id::format_value;
+use crate::summary::{Status, Summary};
+use comfy_table::{presets, Table};
+use serde::Serialize;
+use serde_json::Value;
+use std::cmp::Ordering;
+use std::path::Path;
+
+/// Reads every run folder's summary.json under `sweep_dir`, in folder-name order.
+pub fn load(sweep_dir: &Path) -> anyhow::Result<Vec<Summary>> {
+    let entries = std::fs::read_dir(sweep_dir).map_err(|e| anyhow::anyhow!("cannot read sweep folder {}: {e}", sweep_dir.display()))?;
+    let mut dirs: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    Ok(dirs.into_iter().filter_map(|p| RunDir::new(p).read_summary()).collect())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Md,
+    Csv,
+    Json,
+}
+
+/// Ranking options: `by` is any summary field (`val_loss` = best_val_loss) or parameter.
+#[derive(Debug, Clone)]
+pub struct RankBy {
+    pub by: String,
+    pub desc: bool,
+    pub top: Option<usize>,
+}
+
+impl Default for RankBy {
+    fn default() -> Self {
+        RankBy { by: "val_loss".into(), desc: false, top: None }
+    }
+}
+
+/// Summaries sorted best first; runs without the metric go last.
+pub fn rank<'a>(runs: &'a [Summary], opts: &RankBy) -> Vec<&'a Summary> {
+    let mut sorted: Vec<&Summary> = runs.iter().collect();
+    sorted.sort_by(|a, b| match (a.metric(&opts.by), b.metric(&opts.by)) {
+        (Some(x), Some(y)) => {
+            let o = compare(&x, &y);
+            if opts.desc { o.reverse() } else { o }
+        }
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => a.run_id.cmp(&b.run_id),
+    });
+    sorted.truncate(opts.top.unwrap_or(usize::MAX));
+    sorted
+}
+
+fn compare(a: &Value, b: &Value) -> Ordering {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        _ => a.to_string().cmp(&b.to_string()),
+    }
+}
+
+/// Mean and best of the metric over the runs with one value of one parameter.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValueStats {
+    pub value: Value,
+    pub runs: usize,
+    pub mean: f64,
+    pub best: f64,
+    pub best_run: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParamEffect {
+    pub param: String,
+    pub metric: String,
+    pub values: Vec<ValueStats>,
+}
+
+/// The numeric metric the per-parameter tables use: the ranking metric when it is a
+/// summary number, else val_loss.
+fn effect_metric(runs: &[Summary], opts: &RankBy) -> String {
+    let is_param = runs.iter().any(|s| s.params.contains_key(&opts.by));
+    if is_param { "val_loss".into() } else { opts.by.clone() }
+}
+
+/// For each swept parameter, stats of the metric per value over runs that finished done.
+pub fn param_effects(runs: &[Summary], opts: &RankBy) -> Vec<ParamEffect> {
+    let metric = effect_metric(runs, opts);
+    let desc = opts.desc && metric == opts.by;
+    let done: Vec<(&Summary, f64)> = runs.iter().filter(|s| s.status == Status::Done).filter_map(|s| Some((s, s.metric(&metric)?.as_f64()?))).collect();
+    let params: Vec<String> = runs.iter().flat_map(|s| s.params.keys().cloned()).fold(Vec::new(), |mut acc, k| {
+        if !acc.contains(&k) {
+            acc.push(k);
+        }
+        acc
+    });
+    params
+        .into_iter()
+        .map(|param| {
+            let mut values: Vec<ValueStats> = Vec::new();
+            for (s, x) in &done {
+                let Some(v) = s.params.get(&param) else { continue };
+                let better = |a: f64, b: f64| if desc { a > b } else { a < b };
+                match values.iter_mut().find(|vs| &vs.value == v) {
+                    Some(vs) => {
+                        vs.mean += x;
+                        vs.runs += 1;
+                        if better(*x, vs.best) {
+                            vs.best = *x;
+                            vs.best_run = s.run_id.clone();
+                        }
+                    }
+                    None => values.push(ValueStats { value: v.clone(), runs: 1, mean: *x, best: *x, best_run: s.run_id.clone() }),
+                }
+            }
+            for vs in &mut values {
+                vs.mean /= vs.runs as f64;
+            }
+            values.sort_by(|a, b| compare(&a.value, &b.value));
+            ParamEffect { param, metric: metric.clone(), values }
+        })
+        .filter(|e| !e.values.is_empty())
+        .collect()
+}
+
+/// "dropout: 0.1 is best on average (mean 2.31 vs 2.45 for 0.2)".
+pub fn verdict(effect: &ParamEffect, desc: bool) -> Option<String> {
+    if effect.values.len() < 2 {
+        return None;
+    }
+    let mut by_mean: Vec<&ValueStats> = effect.values.iter().collect();
+    by_mean.sort_by(|a, b| if desc { b.mean.total_cmp(&a.mean) } else { a.mean.total_cmp(&b.mean) });
+    let (best, worst) = (by_mean[0], by_mean[by_mean.len() - 1]);
+    Some(format!(
+        "{} = {} is best on average ({} {:.4} vs {:.4} for {})",
+        effect.param,
+        format_value(&best.value),
+        effect.metric,
+        best.mean,
+        worst.mean,
+        format_value(&worst.value)
+    ))
+}
+
+const COLUMNS: &[&str] = &["rank", "run", "status", "val_loss", "final_val", "train_loss", "ppl", "params", "epochs", "seconds", "note"];
+
+fn cells(rank: usize, s: &Summary) -> Vec<String> {
+    let f = |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |x| format!("{x:.digits$}"));
+    vec![
+        rank.to_string(),
+        s.run_id.clone(),
+        s.status.as_str().to_string(),
+        f(s.best_val_loss, 4),
+        f(s.final_val_loss, 4),
+        f(s.final_train_loss, 4),
+        f(s.perplexity, 2),
+        s.n_params.map_or("-".into(), |n| format!("{:.3}M", n as f64 / 1e6)),
+        f(s.epochs, 2),
+        format!("{:.1}", s.wall_seconds),
+        s.error.as_deref().and_then(|e| e.lines().next()).map(|e| e.chars().take(60).collect()).unwrap_or_default(),
+    ]
+}
+
+fn table(preset: &str, header: Vec<String>, rows: Vec<Vec<String>>) -> String {
+    let mut t = Table::new();
+    t.load_preset(preset).set_header(header);
+    for r in rows {
+        t.add_row(r);
+    }
+    t.to_string()
+}
+
+fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&str) -> String) -> String {
+    let ranked = rank(runs, opts);
+    let mut header: Vec<String> = COLUMNS.iter().map(|s| s.to_string()).collect();
+    let extra = !COLUMNS.contains(&opts.by.as_str()) && opts.by != "best_val_loss";
+    if extra {
+        header.insert(3, opts.by.clone());
+    }
+    let rows = ranked
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut c = cells(i + 1, s);
+            if extra {
+                c.insert(3, s.metric(&opts.by).map_or("-".into(), |v| format_value(&v)));
+            }
+            c
+        })
+        .collect();
+    let order = if opts.desc { "highest first" } else { "lowest first" };
+    let mut out = format!("{}\n{}\n", heading(&format!("{} runs ranked by {} ({order})", runs.len(), opts.by)), table(preset, header, rows));
+    for effect in param_effects(runs, opts) {
+        let header = vec![effect.param.clone(), "runs".into(), format!("mean {}", effect.metric), format!("best {}", effect.metric), "best run".into()];
+        let rows = effect.values.iter().map(|v| vec![format_value(&v.value), v.runs.to_string(), format!("{:.4}", v.mean), format!("{:.4}", v.best), v.best_run.clone()]).collect();
+        out.push_str(&format!("\n{}\n{}\n", heading(&format!("by {}", effect.param)), table(preset, header, rows)));
+        if let Some(v) = verdict(&effect, opts.desc && effect.metric == opts.by) {
+            out.push_str(&format!("{v}\n"));
+        }
+    }
+    let not_done = runs.iter().filter(|s| s.status != Status::Done).count();
+    if not_done > 0 {
+        out.push_str(&format!("\n{not_done} run(s) did not finish (failed or diverged) and are left out of the per-parameter tables.\n"));
+    }
+    out
+}
+
+pub fn render(runs: &[Summary], opts: &RankBy, format: Format) -> anyhow::Result<String> {
+    Ok(match format {
+        Format::Table => render_text(runs, opts, presets::UTF8_HORIZONTAL_ONLY, &|h| h.to_string()),
+        Format::Md => render_text(runs, opts, presets::ASCII_MARKDOWN, &|h| format!("## {h}\n")),
+        Format::Csv => render_csv(runs, opts)?,
+        Format::Json => {
+            let ranked = rank(runs, opts);
+            let effects = param_effects(runs, opts);
+            serde_json::to_string_pretty(&serde_json::json!({ "by": opts.by, "desc": opts.desc, "runs": ranked, "by_param": effects }))? + "\n"
+        }
+    })
+}
+
+fn render_csv(runs: &[Summary], opts: &RankBy) -> anyhow::Result<String> {
+    let params: Vec<String> = runs.first().map(|s| s.params.keys().cloned().collect()).unwrap_or_default();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = ["rank", "run_id", "status", "best_val_loss", "best_step", "final_val_loss", "final_train_loss", "perplexity", "n_params", "tokens_seen", "epochs", "wall_seconds", "tokens_per_second"].iter().map(|s| s.to_string()).collect();
+    header.extend(params.iter().cloned());
+    header.push("error".into());
+    w.write_record(&header)?;
+    let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    let int = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for (i, s) in rank(runs, opts).into_iter().enumerate() {
+        let mut rec = vec![
+            (i + 1).to_string(),
+            s.run_id.clone(),
+            s.status.as_str().into(),
+            num(s.best_val_loss),
+            int(s.best_step),
+            num(s.final_val_loss),
+            num(s.final_train_loss),
+            num(s.perplexity),
+            int(s.n_params),
+            int(s.tokens_seen),
+            num(s.epochs),
+            s.wall_seconds.to_string(),
+            num(s.tokens_per_second),
+        ];
+        rec.extend(params.iter().map(|p| s.params.get(p).map(format_value).unwrap_or_default()));
+        rec.push(s.error.clone().unwrap_or_default());
+        w.write_record(&rec)?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// Rewrites `report.md` and `report.csv` in the sweep folder, ranked by val_loss.
+pub fn write_sweep_reports(sweep_dir: &Path) -> anyhow::Result<()> {
+    let runs = load(sweep_dir)?;
+    let opts = RankBy::default();
+    write_atomic(&sweep_dir.join("report.md"), render(&runs, &opts, Format::Md)?.as_bytes())?;
+    write_atomic(&sweep_dir.join("report.csv"), render(&runs, &opts, Format::Csv)?.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(id: &str, lr: f64, dropout: f64, loss: Option<f64>) -> Summary {
+        let params = [("lr".to_string(), json!(lr)), ("dropout".to_string(), json!(dropout))].into_iter().collect();
+        let mut s = Summary::failed(id, params, 1.0, "out of memory".into());
+        if let Some(l) = loss {
+            s.status = Status::Done;
+            s.error = None;
+            s.best_val_loss = Some(l);
+            s.final_val_loss = Some(l + 0.5);
+        }
+        s
+    }
+
+    fn runs() -> Vec<Summary> {
+        vec![
+            run("lr1e-3_do0", 1e-3, 0.0, Some(2.0)),
+            run("lr1e-3_do0.1", 1e-3, 0.1, Some(1.8)),
+            run("lr1e-2_do0", 1e-2, 0.0, Some(2.6)),
+            run("lr1e-2_do0.1", 1e-2, 0.1, None),
+        ]
+    }
+
+    #[test]
+    fn ranks_best_first_and_failed_last() {
+        let r = runs();
+        let ids: Vec<&str> = rank(&r, &RankBy::default()).iter().map(|s| s.run_id.as_str()).collect();
+        assert_eq!(ids, ["lr1e-3_do0.1", "lr1e-3_do0", "lr1e-2_do0", "lr1e-2_do0.1"]);
+        let desc = RankBy { desc: true, top: Some(2), ..Default::default() };
+        let ids: Vec<&str> = rank(&r, &desc).iter().map(|s| s.run_id.as_str()).collect();
+        assert_eq!(ids, ["lr1e-2_do0", "lr1e-3_do0"]);
+        let by_lr = RankBy { by: "lr".into(), ..Default::default() };
+        assert_eq!(rank(&r, &by_lr)[0].params["lr"], json!(1e-3));
+    }
+
+    #[test]
+    fn per_parameter_means_and_bests() {
+        let effects = param_effects(&runs(), &RankBy::default());
+        let lr = &effects[0];
+        assert_eq!(lr.param, "lr");
+        assert_eq!(lr.values.len(), 2);
+        assert_eq!((lr.values[0].runs, lr.values[0].mean, lr.values[0].best), (2, 1.9, 1.8));
+        assert_eq!(lr.values[0].best_run, "lr1e-3_do0.1");
+        assert_eq!(lr.values[1].runs, 1, "the failed run is left out");
+        assert_eq!(verdict(lr, false).unwrap(), "lr = 1e-3 is best on average (val_loss 1.9000 vs 2.6000 for 1e-2)");
+    }
+
+    #[test]
+    fn markdown_report() {
+        let md = render(&runs(), &RankBy::default(), Format::Md).unwrap();
+        assert!(md.starts_with("## 4 runs ranked by val_loss (lowest first)"), "{md}");
+        assert!(md.contains("| 1    | lr1e-3_do0.1 | done   | 1.8000"), "{md}");
+        assert!(md.contains("## by dropout"), "{md}");
+        assert!(md.contains("1 run(s) did not finish"), "{md}");
+    }
+
+    #[test]
+    fn csv_report_has_params_and_errors() {
+        let csv = render(&runs(), &RankBy::default(), Format::Csv).unwrap();
+        let mut lines = csv.lines();
+        assert!(lines.next().unwrap().ends_with(",lr,dropout,error"));
+        assert_eq!(lines.next().unwrap(), "1,lr1e-3_do0.1,done,1.8,,2.3,,,,,,1,,1e-3,0.1,");
+        assert!(csv.lines().last().unwrap().ends_with(",out of memory"));
+    }
+}

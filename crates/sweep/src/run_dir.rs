@@ -1,0 +1,112 @@
+//! The layout of a run folder and reading/writing its JSON files atomically
+//! (temporary file in the same folder, fsync, rename).
+
+use crate::summary::Summary;
+use anyhow::Context;
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// `runs/<sweep>/<run id>/`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunDir {
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        RunDir { path: path.into() }
+    }
+    /// The full effective configuration (`sweep_config::RunConfig`).
+    pub fn config(&self) -> PathBuf {
+        self.path.join("config.json")
+    }
+    /// The tokenizer the run was trained with.
+    pub fn tokenizer(&self) -> PathBuf {
+        self.path.join("tokenizer.json")
+    }
+    pub fn loss_csv(&self) -> PathBuf {
+        self.path.join("loss.csv")
+    }
+    pub fn loss_png(&self) -> PathBuf {
+        self.path.join("loss.png")
+    }
+    /// Final weights, safetensors with nanoGPT's names.
+    pub fn checkpoint(&self) -> PathBuf {
+        self.path.join("model.safetensors")
+    }
+    pub fn samples(&self) -> PathBuf {
+        self.path.join("samples.txt")
+    }
+    pub fn summary(&self) -> PathBuf {
+        self.path.join("summary.json")
+    }
+    /// Everything the trial process printed (stdout and stderr).
+    pub fn log(&self) -> PathBuf {
+        self.path.join("train.log")
+    }
+
+    pub fn id(&self) -> String {
+        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
+    /// The summary, if the run has one that parses.
+    pub fn read_summary(&self) -> Option<Summary> {
+        let text = std::fs::read_to_string(self.summary()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn write_summary(&self, summary: &Summary) -> anyhow::Result<()> {
+        write_json(&self.summary(), summary)
+    }
+
+    /// The last `n` lines of the run's log, for failure reasons.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(self.log()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+/// Writes pretty JSON atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+/// Writes `bytes` to `path` so that readers see either the old file or the whole new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
+    tmp.as_file().sync_all().with_context(|| format!("syncing {}", path.display()))?;
+    tmp.persist(path).with_context(|| format!("renaming into {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::Status;
+
+    #[test]
+    fn summary_round_trip_and_metric_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        assert!(run.read_summary().is_none());
+        let mut s = Summary::failed("lr1e-3", [("lr".to_string(), serde_json::json!(0.001))].into_iter().collect(), 1.5, "boom".into());
+        s.status = Status::Done;
+        s.best_val_loss = Some(2.5);
+        run.write_summary(&s).unwrap();
+        let back = run.read_summary().unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.metric("val_loss"), Some(serde_json::json!(2.5)));
+        assert_eq!(back.metric("lr"), Some(serde_json::json!(0.001)));
+        assert_eq!(back.metric("perplexity"), None);
+        let text = std::fs::read_to_string(run.summary()).unwrap();
+        assert!(text.contains("\"status\": \"done\""), "{text}");
+        // No temporary files are left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

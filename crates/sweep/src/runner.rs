@@ -1,0 +1,116 @@
+//! How one trial is run: `ProcessRunner` starts `sweep trial <run dir>` as a child process,
+//! so that a libtorch abort or segfault fails that run only. A run whose child died
+//! without a summary is recorded as failed with the exit status and the log's tail.
+
+use crate::plan::PlannedRun;
+use crate::run_dir::RunDir;
+use crate::summary::Summary;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+pub trait TrialRunner: Sync {
+    /// Trains the run prepared in `dir` and returns its summary (also written to the folder).
+    fn run(&self, run: &PlannedRun, dir: &RunDir) -> Summary;
+}
+
+/// Runs each trial as `<exe> trial <dir> --threads N`, output to the run's train.log.
+pub struct ProcessRunner {
+    pub exe: PathBuf,
+    pub threads_per_trial: usize,
+}
+
+impl TrialRunner for ProcessRunner {
+    fn run(&self, run: &PlannedRun, dir: &RunDir) -> Summary {
+        let start = Instant::now();
+        let fail = |reason: String| {
+            let s = Summary::failed(&run.id, run.params.clone(), start.elapsed().as_secs_f64(), reason);
+            if let Err(e) = dir.write_summary(&s) {
+                tracing::error!("cannot write {}: {e:#}", dir.summary().display());
+            }
+            s
+        };
+        let log = match std::fs::File::create(dir.log()) {
+            Ok(f) => f,
+            Err(e) => return fail(format!("cannot create {}: {e}", dir.log().display())),
+        };
+        let err_log = match log.try_clone() {
+            Ok(f) => f,
+            Err(e) => return fail(format!("cannot open {}: {e}", dir.log().display())),
+        };
+        let status = Command::new(&self.exe)
+            .arg("trial")
+            .arg(&dir.path)
+            .arg("--threads")
+            .arg(self.threads_per_trial.to_string())
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err_log)
+            .status();
+        let status = match status {
+            Ok(s) => s,
+            Err(e) => return fail(format!("cannot start trial process {}: {e}", self.exe.display())),
+        };
+        match dir.read_summary() {
+            Some(summary) if status.success() => summary,
+            _ => fail(format!("trial process {}; last lines of train.log:\n{}", describe_exit(status), dir.log_tail(5))),
+        }
+    }
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            let name = match sig {
+                6 => " (SIGABRT: libtorch aborted)",
+                9 => " (SIGKILL: killed, often by the out-of-memory killer)",
+                11 => " (SIGSEGV: crashed)",
+                _ => "",
+            };
+            return format!("was killed by signal {sig}{name}");
+        }
+    }
+    match status.code() {
+        Some(code) => format!("exited with code {code} without writing summary.json"),
+        None => "ended abnormally".to_string(),
+    }
+}
+
+#[cfg(test)]
+pub mod fake {
+    //! A trial runner that trains nothing: it writes a summary whose loss is a function of
+    //! the run's params, or fails the runs it is told to.
+
+    use super::*;
+    use crate::summary::Status;
+
+    pub struct FakeRunner {
+        /// Run ids that fail.
+        pub fail: Vec<String>,
+        pub calls: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl FakeRunner {
+        pub fn new(fail: &[&str]) -> Self {
+            FakeRunner { fail: fail.iter().map(|s| s.to_string()).collect(), calls: Default::default() }
+        }
+    }
+
+    impl TrialRunner for FakeRunner {
+        fn run(&self, run: &PlannedRun, dir: &RunDir) -> Summary {
+            self.calls.lock().unwrap().push(run.id.clone());
+            let mut s = Summary::failed(&run.id, run.params.clone(), 0.01, "fake failure".into());
+            if !self.fail.contains(&run.id) {
+                let loss = 2.0 + run.config.train.lr * 100.0 + run.config.model.dropout;
+                s.status = Status::Done;
+                s.error = None;
+                s.best_val_loss = Some(loss);
+                s.final_val_loss = Some(loss);
+            }
+            dir.write_summary(&s).unwrap();
+            s
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Runs a plan: skips finished runs, refuses to mix a run folder with a changed config,
+//! prepares each pending run folder, runs up to `jobs` trials at once in plan order, prints
+//! one line per finished run and rewrites the sweep report after each.
+
+use crate::plan::{Plan, PlannedRun};
+use crate::report;
+use crate::run_dir::{write_atomic, write_json, RunDir};
+use crate::runner::TrialRunner;
+use crate::summary::{Status, Summary};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::Path;
+use std::sync::Mutex;
+use sweep_config::RunConfig;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Trials at once.
+    pub jobs: usize,
+    /// Also rerun runs whose summary says failed.
+    pub retry_failed: bool,
+    /// Draw a progress bar on stderr (when it is a terminal).
+    pub progress: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct SweepOutcome {
+    /// Summaries of the runs trained now, in the order they finished.
+    pub ran: Vec<Summary>,
+    /// Runs left alone because they had finished before.
+    pub skipped: usize,
+}
+
+impl SweepOutcome {
+    pub fn count(&self, status: Status) -> usize {
+        self.ran.iter().filter(|s| s.status == status).count()
+    }
+}
+
+/// The runs that still need training. Fails, before anything is trained, if a finished
+/// run folder was made with a different config than the plan now asks for.
+pub fn pending_runs<'a>(plan: &'a Plan, sweep_dir: &Path, retry_failed: bool) -> anyhow::Result<(Vec<&'a PlannedRun>, usize)> {
+    let mut pending = Vec::new();
+    let mut skipped = 0;
+    let mut conflicts = Vec::new();
+    for run in &plan.runs {
+        let dir = RunDir::new(sweep_dir.join(&run.id));
+        let Some(summary) = dir.read_summary() else {
+            pending.push(run);
+            continue;
+        };
+        let old: Option<RunConfig> = std::fs::read_to_string(dir.config()).ok().and_then(|t| serde_json::from_str(&t).ok());
+        if old.as_ref() != Some(&run.config) {
+            conflicts.push(match old {
+                Some(old) => format!("{}: {}", dir.path.display(), config_diff(&old, &run.config)),
+                None => format!("{}: its config.json is missing or unreadable", dir.path.display()),
+            });
+            continue;
+        }
+        if summary.status == Status::Failed && retry_failed {
+            pending.push(run);
+        } else {
+            skipped += 1;
+        }
+    }
+    anyhow::ensure!(
+        conflicts.is_empty(),
+        "{} finished run folder(s) were trained with different settings than the spec now gives; \
+         give the sweep a new name, or move those folders away:\n  {}",
+        conflicts.len(),
+        conflicts.join("\n  ")
+    );
+    Ok((pending, skipped))
+}
+
+/// "max_iters 300 → 500, lr …": what differs between two configs.
+fn config_diff(old: &RunConfig, new: &RunConfig) -> String {
+    let (a, b) = (flatten(old), flatten(new));
+    let diffs: Vec<String> = b
+        .iter()
+        .filter_map(|(k, v)| match a.iter().find(|(ka, _)| ka == k) {
+            Some((_, va)) if va == v => None,
+            Some((_, va)) => Some(format!("{k} was {va}, now {v}")),
+            None => Some(format!("{k} is new ({v})")),
+        })
+        .collect();
+    if diffs.is_empty() { "config differs".into() } else { diffs.join(", ") }
+}
+
+fn flatten(c: &RunConfig) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    if let Ok(serde_json::Value::Object(sections)) = serde_json::to_value(c) {
+        for (section, fields) in sections {
+            if let serde_json::Value::Object(fields) = fields {
+                out.extend(fields.into_iter().map(|(k, v)| (format!("{section}.{k}"), v)));
+            }
+        }
+    }
+    out
+}
+
+/// Trains every pending run of `plan` under `sweep_dir`.
+pub fn run_sweep(plan: &Plan, sweep_dir: &Path, tokenizer_json: &str, runner: &dyn TrialRunner, opts: Options) -> anyhow::Result<SweepOutcome> {
+    std::fs::create_dir_all(sweep_dir).with_context(|| format!("cannot create output folder {}; check the path and its permissions", sweep_dir.display()))?;
+    let (pending, skipped) = pending_runs(plan, sweep_dir, opts.retry_failed)?;
+    let total = pending.len();
+    if skipped > 0 {
+        println!("{skipped} of {} runs already finished; {total} to train", plan.runs.len());
+    }
+    let bar = ProgressBar::with_draw_target(Some(total as u64), if opts.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {elapsed} elapsed, eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let ran = Mutex::new(Vec::new());
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs.max(1)).build()?;
+    pool.scope_fifo(|scope| {
+        for run in pending {
+            let (ran, bar) = (&ran, &bar);
+            scope.spawn_fifo(move |_| {
+                let dir = RunDir::new(sweep_dir.join(&run.id));
+                let summary = match prepare(run, &dir, tokenizer_json) {
+                    Ok(()) => runner.run(run, &dir),
+                    Err(e) => {
+                        let s = Summary::failed(&run.id, run.params.clone(), 0.0, format!("{e:#}"));
+                        let _ = dir.write_summary(&s);
+                        s
+                    }
+                };
+                let mut ran = ran.lock().unwrap_or_else(|e| e.into_inner());
+                ran.push(summary.clone());
+                bar.inc(1);
+                bar.suspend(|| println!("[{}/{total}] {}", ran.len(), one_line(&summary)));
+                if let Err(e) = report::write_sweep_reports(sweep_dir) {
+                    bar.suspend(|| eprintln!("warning: cannot update the sweep report: {e:#}"));
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    Ok(SweepOutcome { ran: ran.into_inner().unwrap_or_else(|e| e.into_inner()), skipped })
+}
+
+/// Makes the run folder ready for a (re)start: config.json, tokenizer.json, no old results.
+fn prepare(run: &PlannedRun, dir: &RunDir, tokenizer_json: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&dir.path).with_context(|| format!("cannot create run folder {}", dir.path.display()))?;
+    for stale in [dir.summary(), dir.loss_csv(), dir.loss_png(), dir.samples(), dir.checkpoint()] {
+        match std::fs::remove_file(&stale) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e).with_context(|| format!("removing {}", stale.display())),
+            _ => {}
+        }
+    }
+    write_json(&dir.config(), &run.config)?;
+    write_atomic(&dir.tokenizer(), tokenizer_json.as_bytes())
+}
+
+/// `bs16_lr1e-3  done      val 2.3456 (best 2.3012 @ 400)  12.3s`
+pub fn one_line(s: &Summary) -> String {
+    let numbers = match (s.final_val_loss, s.best_val_loss, s.best_step) {
+        (Some(f), Some(b), Some(step)) => format!("val {f:.4} (best {b:.4} @ {step})"),
+        _ => String::new(),
+    };
+    let error = s.error.as_deref().map(|e| e.lines().next().unwrap_or_default()).unwrap_or_default();
+    format!("{}  {:<8} {numbers} {error} {:.1}s", s.run_id, s.status.as_str(), s.wall_seconds).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::fake::FakeRunner;
+    use crate::spec::Spec;
+
+    fn plan(grid: &str) -> Plan {
+        let text = format!("name: s\ndata:\n  path: d.txt\nsettings:\n  max_iters: 10\ngrid:\n{grid}");
+        Plan::build(&Spec::parse(&text).unwrap(), &text, Path::new("s.yaml")).unwrap()
+    }
+
+    const OPTS: Options = Options { jobs: 2, retry_failed: false, progress: false };
+
+    #[test]
+    fn runs_everything_then_skips_done_and_runs_only_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = plan("  lr: [0.001, 0.01]\n  dropout: [0.0, 0.1]\n");
+        let runner = FakeRunner::new(&["lr1e-2_do0"]);
+        let out = run_sweep(&p, dir.path(), "{}", &runner, OPTS).unwrap();
+        assert_eq!((out.count(Status::Done), out.count(Status::Failed), out.skipped), (3, 1, 0));
+        assert!(dir.path().join("report.md").exists() && dir.path().join("report.csv").exists());
+        assert!(dir.path().join("lr1e-3_do0/config.json").exists());
+
+        // Rerun: nothing to do.
+        let again = FakeRunner::new(&[]);
+        let out = run_sweep(&p, dir.path(), "{}", &again, OPTS).unwrap();
+        assert_eq!((out.ran.len(), out.skipped), (0, 4));
+
+        // A new grid value: only the two new runs train.
+        let bigger = plan("  lr: [0.001, 0.01]\n  dropout: [0.0, 0.1, 0.2]\n");
+        let out = run_sweep(&bigger, dir.path(), "{}", &again, OPTS).unwrap();
+        let mut calls = again.calls.lock().unwrap().clone();
+        calls.sort();
+        assert_eq!(calls, ["lr1e-2_do0.2", "lr1e-3_do0.2"]);
+        assert_eq!(out.skipped, 4);
+
+        // --retry-failed reruns the failed one only.
+        let retry = FakeRunner::new(&[]);
+        run_sweep(&bigger, dir.path(), "{}", &retry, Options { retry_failed: true, ..OPTS }).unwrap();
+        assert_eq!(*retry.calls.lock().unwrap(), ["lr1e-2_do0"]);
+    }
+
+    #[test]
+    fn changed_settings_are_refused_before_training() {
+        let dir = tempfile::tempdir().unwrap();
+        run_sweep(&plan("  lr: [0.001]\n"), dir.path(), "{}", &FakeRunner::new(&[]), OPTS).unwrap();
+        let text = "name: s\ndata:\n  path: d.txt\nsettings:\n  max_iters: 20\ngrid:\n  lr: [0.001]\n";
+        let changed = Plan::build(&Spec::parse(text).unwrap(), text, Path::new("s.yaml")).unwrap();
+        let runner = FakeRunner::new(&[]);
+        let err = run_sweep(&changed, dir.path(), "{}", &runner, OPTS).unwrap_err().to_string();
+        assert!(err.contains("train.max_iters was 10, now 20"), "{err}");
+        assert!(runner.calls.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn one_line_shows_status_and_losses() {
+        let mut s = Summary::failed("lr1e-3", Default::default(), 3.21, "out of memory\nmore".into());
+        assert_eq!(one_line(&s), "lr1e-3 failed out of memory 3.2s");
+        s.status = Status::Done;
+        s.error = None;
+        (s.final_val_loss, s.best_val_loss, s.best_step) = (Some(2.5), Some(2.25), Some(100));
+        assert_eq!(one_line(&s), "lr1e-3 done val 2.5000 (best 2.2500 @ 100) 3.2s");
+    }
+}

@@ -1,0 +1,94 @@
+//! `summary.json`: how a run ended and the numbers that judge it. "Done" means this file
+//! exists with `status: done`; that is what a rerun skips on.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Trained to max_iters; all artifacts written.
+    Done,
+    /// Could not train (bad data, out of memory, crash); `error` says why.
+    Failed,
+    /// The loss became NaN or infinite; training stopped there.
+    Diverged,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Done => "done",
+            Status::Failed => "failed",
+            Status::Diverged => "diverged",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub run_id: String,
+    pub status: Status,
+    /// The swept values of this run.
+    pub params: IndexMap<String, Value>,
+    /// Lowest val loss over all evaluations (what `--by val_loss` ranks on).
+    pub best_val_loss: Option<f64>,
+    pub best_step: Option<u64>,
+    pub final_val_loss: Option<f64>,
+    pub final_train_loss: Option<f64>,
+    /// exp(best_val_loss): the effective number of equally likely next tokens.
+    pub perplexity: Option<f64>,
+    /// Exact trainable parameters (LM head tied, counted once).
+    pub n_params: Option<u64>,
+    /// Parameters without position embeddings, as nanoGPT prints them.
+    pub n_params_no_pos: Option<u64>,
+    pub vocab_size: Option<usize>,
+    /// Training tokens consumed (steps × batch_size × grad_accum_steps × block_size).
+    pub tokens_seen: Option<u64>,
+    /// Tokens in the training split.
+    pub train_tokens: Option<u64>,
+    /// tokens_seen / train_tokens.
+    pub epochs: Option<f64>,
+    pub steps: Option<u64>,
+    pub wall_seconds: f64,
+    pub tokens_per_second: Option<f64>,
+    pub device: Option<String>,
+    /// Why the run failed or diverged.
+    pub error: Option<String>,
+}
+
+impl Summary {
+    /// A summary for a run that never produced numbers.
+    pub fn failed(run_id: &str, params: IndexMap<String, Value>, wall_seconds: f64, error: String) -> Self {
+        Summary {
+            run_id: run_id.to_string(),
+            status: Status::Failed,
+            params,
+            best_val_loss: None,
+            best_step: None,
+            final_val_loss: None,
+            final_train_loss: None,
+            perplexity: None,
+            n_params: None,
+            n_params_no_pos: None,
+            vocab_size: None,
+            tokens_seen: None,
+            train_tokens: None,
+            epochs: None,
+            steps: None,
+            wall_seconds,
+            tokens_per_second: None,
+            device: None,
+            error: Some(error),
+        }
+    }
+
+    /// A metric by name for ranking: any numeric summary field, `val_loss` for
+    /// best_val_loss, or any swept parameter.
+    pub fn metric(&self, name: &str) -> Option<Value> {
+        let name = if name == "val_loss" { "best_val_loss" } else { name };
+        let json = serde_json::to_value(self).ok()?;
+        json.get(name).filter(|v| !v.is_null()).cloned().or_else(|| self.params.get(name).cloned())
+    }
+}
