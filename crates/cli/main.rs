@@ -1,1 +1,34 @@
-fn main(){}
+//! `sweep`: the command-line switchboard. The only place where the sweep crate (specs,
+//! run folders, scheduling) and the train crate (libtorch) meet.
+
+mod args;
+mod exit_code;
+mod report;
+mod run;
+mod sample;
+mod trial;
+
+use args::{Cli, Command};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SWEEP_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => run::run(a),
+        Command::Report(a) => report::report(a),
+        Command::Sample(a) => sample::sample(a),
+        Command::Trial(a) => trial::trial(a),
+    };
+    match result {
+        Ok(code) => exit_code::code(code),
+        Err(err) => {
+            eprintln!("sweep: error: {err:#}");
+            exit_code::code(exit_code::USAGE)
+        }
+    }
+}

@@ -28,6 +28,7 @@ pub fn loss_curves(path: &Path, title: &str, rows: &[LossRow]) -> anyhow::Result
         .configure_mesh()
         .x_desc("step")
         .y_desc("loss (nats / token)")
+        .light_line_style(RGBColor(238, 238, 238))
         .axis_desc_style(("sans-serif", 18))
         .label_style(("sans-serif", 14))
         .draw()?;

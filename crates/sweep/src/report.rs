@@ -6,6 +6,9 @@ use crate::run_dir::{write_atomic, RunDir};
 use crate::run_id::format_value;
 use crate::summary::{Status, Summary};
 use comfy_table::{presets, Table};
+
+/// A comfy-table preset with only a rule under the header: columns aligned by spaces.
+const PLAIN: &str = "     ──            ";
 use serde::Serialize;
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -147,7 +150,7 @@ pub fn verdict(effect: &ParamEffect, desc: bool) -> Option<String> {
     ))
 }
 
-const COLUMNS: &[&str] = &["rank", "run", "status", "val_loss", "final_val", "train_loss", "ppl", "params", "epochs", "seconds", "note"];
+const COLUMNS: &[&str] = &["rank", "run", "status", "val_loss", "final_val", "train_loss", "ppl", "params", "epochs", "seconds", "GFLOP/s", "note"];
 
 fn cells(rank: usize, s: &Summary) -> Vec<String> {
     let f = |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |x| format!("{x:.digits$}"));
@@ -162,6 +165,7 @@ fn cells(rank: usize, s: &Summary) -> Vec<String> {
         s.n_params.map_or("-".into(), |n| format!("{:.3}M", n as f64 / 1e6)),
         f(s.epochs, 2),
         format!("{:.1}", s.wall_seconds),
+        f(s.gflops, 1),
         s.error.as_deref().and_then(|e| e.lines().next()).map(|e| e.chars().take(60).collect()).unwrap_or_default(),
     ]
 }
@@ -212,7 +216,7 @@ fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&
 
 pub fn render(runs: &[Summary], opts: &RankBy, format: Format) -> anyhow::Result<String> {
     Ok(match format {
-        Format::Table => render_text(runs, opts, presets::UTF8_HORIZONTAL_ONLY, &|h| h.to_string()),
+        Format::Table => render_text(runs, opts, PLAIN, &|h| h.to_string()),
         Format::Md => render_text(runs, opts, presets::ASCII_MARKDOWN, &|h| format!("## {h}\n")),
         Format::Csv => render_csv(runs, opts)?,
         Format::Json => {
@@ -226,7 +230,7 @@ pub fn render(runs: &[Summary], opts: &RankBy, format: Format) -> anyhow::Result
 fn render_csv(runs: &[Summary], opts: &RankBy) -> anyhow::Result<String> {
     let params: Vec<String> = runs.first().map(|s| s.params.keys().cloned().collect()).unwrap_or_default();
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> = ["rank", "run_id", "status", "best_val_loss", "best_step", "final_val_loss", "final_train_loss", "perplexity", "n_params", "tokens_seen", "epochs", "wall_seconds", "tokens_per_second"].iter().map(|s| s.to_string()).collect();
+    let mut header: Vec<String> = ["rank", "run_id", "status", "best_val_loss", "best_step", "final_val_loss", "final_train_loss", "perplexity", "n_params", "tokens_seen", "epochs", "wall_seconds", "tokens_per_second", "gflops"].iter().map(|s| s.to_string()).collect();
     header.extend(params.iter().cloned());
     header.push("error".into());
     w.write_record(&header)?;
@@ -247,6 +251,7 @@ fn render_csv(runs: &[Summary], opts: &RankBy) -> anyhow::Result<String> {
             num(s.epochs),
             s.wall_seconds.to_string(),
             num(s.tokens_per_second),
+            num(s.gflops),
         ];
         rec.extend(params.iter().map(|p| s.params.get(p).map(format_value).unwrap_or_default()));
         rec.push(s.error.clone().unwrap_or_default());
@@ -327,7 +332,7 @@ mod tests {
         let csv = render(&runs(), &RankBy::default(), Format::Csv).unwrap();
         let mut lines = csv.lines();
         assert!(lines.next().unwrap().ends_with(",lr,dropout,error"));
-        assert_eq!(lines.next().unwrap(), "1,lr1e-3_do0.1,done,1.8,,2.3,,,,,,1,,1e-3,0.1,");
+        assert_eq!(lines.next().unwrap(), "1,lr1e-3_do0.1,done,1.8,,2.3,,,,,,1,,,1e-3,0.1,");
         assert!(csv.lines().last().unwrap().ends_with(",out of memory"));
     }
 }

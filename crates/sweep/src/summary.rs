@@ -53,6 +53,8 @@ pub struct Summary {
     pub steps: Option<u64>,
     pub wall_seconds: f64,
     pub tokens_per_second: Option<f64>,
+    /// Training FLOP/s achieved (tokens_per_second × FLOPs per token, nanoGPT's estimate), in GFLOP/s.
+    pub gflops: Option<f64>,
     pub device: Option<String>,
     /// Why the run failed or diverged.
     pub error: Option<String>,
@@ -79,6 +81,7 @@ impl Summary {
             steps: None,
             wall_seconds,
             tokens_per_second: None,
+            gflops: None,
             device: None,
             error: Some(error),
         }

@@ -1,0 +1,101 @@
+//! Command-line arguments (clap derive).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "sweep", version, about = "Hyperparameter sweeps for small GPT language models, trained with libtorch")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train one model per grid point of a sweep spec; finished runs are skipped on rerun
+    Run(RunArgs),
+    /// Rank the runs of a sweep and show what each swept parameter did
+    Report(ReportArgs),
+    /// Generate text from a trained run's checkpoint
+    Sample(SampleArgs),
+    /// Train one prepared run folder (used by `sweep run`; one process per trial)
+    #[command(hide = true)]
+    Trial(TrialArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The sweep spec, e.g. sweeps/feiniao.yaml
+    pub spec: PathBuf,
+    /// Folder that receives runs/<sweep name>/
+    #[arg(long, default_value = "runs")]
+    pub out: PathBuf,
+    /// Trials at once [default: one per CPU core, or 1 on a GPU]
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Print the plan (runs, parameters, tokens, epochs, estimated cost) and train nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also rerun runs that failed before (done and diverged runs are kept)
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Override the spec's device for every run: auto, cpu, cuda or cuda:N
+    #[arg(long)]
+    pub device: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// A sweep folder such as runs/feiniao [default: the most recently changed folder in runs/]
+    pub sweep_dir: Option<PathBuf>,
+    /// Rank by this metric from summary.json (val_loss, final_val_loss, perplexity, wall_seconds, …) or parameter
+    #[arg(long, default_value = "val_loss")]
+    pub by: String,
+    /// Highest first instead of lowest first
+    #[arg(long)]
+    pub desc: bool,
+    /// Show only the best K runs
+    #[arg(long)]
+    pub top: Option<usize>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ReportFormat {
+    Table,
+    Md,
+    Csv,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SampleArgs {
+    /// A run folder, e.g. runs/feiniao/bs16_blk32_emb64_L2_lr1e-3_do0.1
+    pub run_dir: PathBuf,
+    /// Text to continue (repeat for several prompts) [default: the spec's prompts]
+    #[arg(long, short = 'p')]
+    pub prompt: Vec<String>,
+    /// New tokens per prompt [default: the spec's max_new_tokens]
+    #[arg(long, short = 'n')]
+    pub max_new_tokens: Option<usize>,
+    /// Softmax temperature [default: the spec's temperature]
+    #[arg(long, short = 't')]
+    pub temperature: Option<f64>,
+    /// Sample only among the K most likely tokens [default: the spec's top_k]
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    #[arg(long, default_value_t = 1337)]
+    pub seed: u64,
+    /// cpu, cuda or auto
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TrialArgs {
+    pub run_dir: PathBuf,
+    /// libtorch intra-op threads for this trial
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}

@@ -1,0 +1,14 @@
+//! The exit codes of `sweep`, in one place.
+
+use std::process::ExitCode;
+
+/// Every run is done (or the command succeeded).
+pub const OK: u8 = 0;
+/// The sweep finished but some runs failed or diverged.
+pub const RUNS_FAILED: u8 = 1;
+/// Usage, spec or data error: nothing was trained.
+pub const USAGE: u8 = 2;
+
+pub fn code(c: u8) -> ExitCode {
+    ExitCode::from(c)
+}

@@ -1,0 +1,42 @@
+//! `sweep report`: prints the ranked table and per-parameter tables of a sweep folder.
+
+use crate::args::{ReportArgs, ReportFormat};
+use crate::exit_code;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use sweep::report::{self, Format, RankBy};
+
+pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
+    let dir = match a.sweep_dir {
+        Some(d) => d,
+        None => latest_sweep(Path::new("runs"))?,
+    };
+    let runs = report::load(&dir)?;
+    anyhow::ensure!(!runs.is_empty(), "{} holds no finished runs (no */summary.json); run `sweep run SPEC` first", dir.display());
+    let format = match a.format {
+        ReportFormat::Table => Format::Table,
+        ReportFormat::Md => Format::Md,
+        ReportFormat::Csv => Format::Csv,
+        ReportFormat::Json => Format::Json,
+    };
+    let known = runs.iter().any(|s| s.metric(&a.by).is_some());
+    anyhow::ensure!(known, "no run has a metric or parameter named {:?}; try val_loss, final_val_loss, perplexity, wall_seconds, tokens_per_second or a swept parameter", a.by);
+    let opts = RankBy { by: a.by, desc: a.desc, top: a.top };
+    if matches!(format, Format::Table) {
+        println!("{}\n", dir.display());
+    }
+    print!("{}", report::render(&runs, &opts, format)?);
+    Ok(exit_code::OK)
+}
+
+/// The most recently modified sweep folder under `runs`.
+fn latest_sweep(runs: &Path) -> anyhow::Result<PathBuf> {
+    let entries = std::fs::read_dir(runs).with_context(|| format!("no sweep folder given and cannot read {}; pass one, e.g. `sweep report runs/feiniao`", runs.display()))?;
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .max()
+        .map(|(_, p)| p)
+        .ok_or_else(|| anyhow::anyhow!("no sweep folders in {}; run `sweep run SPEC` first", runs.display()))
+}

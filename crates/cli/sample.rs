@@ -1,0 +1,27 @@
+//! `sweep sample RUN_DIR`: loads a run's checkpoint and generates text from prompts.
+
+use crate::args::SampleArgs;
+use crate::exit_code;
+use anyhow::Context;
+use corpus::Tokenizer;
+use sweep::RunDir;
+use sweep_config::RunConfig;
+
+pub fn sample(a: SampleArgs) -> anyhow::Result<u8> {
+    let dir = RunDir::new(&a.run_dir);
+    let config_text = std::fs::read_to_string(dir.config()).with_context(|| format!("{} is not a run folder (no config.json)", dir.path.display()))?;
+    let mut config: RunConfig = serde_json::from_str(&config_text).with_context(|| format!("parsing {}", dir.config().display()))?;
+    anyhow::ensure!(dir.checkpoint().exists(), "{} has no checkpoint (model.safetensors); the run did not finish", dir.path.display());
+    let tokenizer = Tokenizer::load(&dir.tokenizer())?;
+    let device = train::pick_device(&a.device)?;
+    let (_vs, model) = train::checkpoint::load(&dir.checkpoint(), &config.model, tokenizer.vocab_size(), device)?;
+    let s = &mut config.sample;
+    s.max_new_tokens = a.max_new_tokens.unwrap_or(s.max_new_tokens);
+    s.temperature = a.temperature.unwrap_or(s.temperature);
+    s.top_k = a.top_k.or(s.top_k);
+    anyhow::ensure!(s.temperature > 0.0, "--temperature must be positive (got {})", s.temperature);
+    let prompts = if a.prompt.is_empty() { config.sample.prompts.clone() } else { a.prompt.clone() };
+    tch::manual_seed(a.seed as i64);
+    print!("{}", crate::trial::samples_text(&config, &tokenizer, &model, device, &prompts));
+    Ok(exit_code::OK)
+}

@@ -1,0 +1,177 @@
+//! `sweep trial RUN_DIR` (hidden): trains one prepared run folder in this process and
+//! writes loss.csv, model.safetensors, samples.txt, loss.png and summary.json. Any error
+//! or panic becomes a failed summary; only a hard crash leaves that to the parent.
+
+use crate::args::TrialArgs;
+use crate::exit_code;
+use anyhow::Context;
+use corpus::{read_text, TokenData, Tokenizer};
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::time::Instant;
+use sweep::loss_csv::{self, LossRow};
+use sweep::run_dir::{write_atomic, RunDir};
+use sweep::{Status, Summary};
+use sweep_config::RunConfig;
+use train::{EvalRow, Observer, Outcome, Stop};
+
+/// Appends each evaluation to loss.csv and echoes progress lines to stdout (train.log).
+struct CsvObserver {
+    path: std::path::PathBuf,
+    error: Option<String>,
+}
+
+impl Observer for CsvObserver {
+    fn on_eval(&mut self, r: &EvalRow) {
+        let row = LossRow { step: r.step, tokens_seen: r.tokens_seen, lr: r.lr, train_loss: r.train_loss, val_loss: r.val_loss, elapsed_s: r.elapsed_s };
+        if let Err(e) = loss_csv::append(&self.path, &row) {
+            self.error.get_or_insert_with(|| format!("cannot append to {}: {e}", self.path.display()));
+        }
+    }
+    fn on_log(&mut self, line: &str) {
+        println!("{line}");
+        let _ = std::io::stdout().flush();
+    }
+}
+
+pub fn trial(a: TrialArgs) -> anyhow::Result<u8> {
+    tch::set_num_threads(a.threads as i32);
+    let dir = RunDir::new(&a.run_dir);
+    let start = Instant::now();
+    let config: RunConfig = serde_json::from_str(&std::fs::read_to_string(dir.config()).with_context(|| format!("reading {}", dir.config().display()))?)
+        .with_context(|| format!("parsing {}", dir.config().display()))?;
+    let params = read_params(&dir);
+    let result = catch_unwind(AssertUnwindSafe(|| train_and_save(&dir, &config, params.clone(), start)));
+    let summary = match result {
+        Ok(Ok(summary)) => summary,
+        Ok(Err(e)) => Summary::failed(&dir.id(), params, start.elapsed().as_secs_f64(), hint(&format!("{e:#}"))),
+        Err(panic) => {
+            let msg = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into());
+            Summary::failed(&dir.id(), params, start.elapsed().as_secs_f64(), hint(&msg))
+        }
+    };
+    if let Some(e) = &summary.error {
+        println!("run {}: {e}", summary.status.as_str());
+    }
+    dir.write_summary(&summary)?;
+    Ok(exit_code::OK)
+}
+
+/// Adds the usual fix to an out-of-memory message.
+fn hint(msg: &str) -> String {
+    let first = msg.lines().next().unwrap_or(msg).to_string();
+    if msg.contains("out of memory") || msg.contains("can't allocate memory") {
+        if first.contains("lower batch_size") { first } else { format!("out of memory: {first}; lower batch_size or block_size") }
+    } else {
+        first
+    }
+}
+
+/// The swept values of this run, from sweep.json's grid; empty when unknown.
+fn read_params(dir: &RunDir) -> indexmap::IndexMap<String, serde_json::Value> {
+    let sweep_json = dir.path.parent().map(|p| p.join("sweep.json"));
+    let spec: Option<sweep::Spec> = sweep_json.and_then(|p| std::fs::read_to_string(p).ok()).and_then(|t| serde_json::from_str(&t).ok());
+    let config: Option<RunConfig> = std::fs::read_to_string(dir.config()).ok().and_then(|t| serde_json::from_str(&t).ok());
+    match (spec, config) {
+        (Some(spec), Some(config)) => spec.grid.keys().filter_map(|k| Some((k.clone(), config.get(k)?))).collect(),
+        _ => Default::default(),
+    }
+}
+
+fn train_and_save(dir: &RunDir, config: &RunConfig, params: indexmap::IndexMap<String, serde_json::Value>, start: Instant) -> anyhow::Result<Summary> {
+    let device = train::pick_device(&config.train.device)?;
+    let tokenizer = Tokenizer::load(&dir.tokenizer())?;
+    let data_path = Path::new(&config.data.path);
+    let text = read_text(data_path)?;
+    let data = TokenData::split(&tokenizer, &text, config.data.val_fraction)?;
+    data.check_fits(data_path, config.model.block_size, config.data.val_fraction)?;
+    loss_csv::create(&dir.loss_csv()).with_context(|| format!("creating {}", dir.loss_csv().display()))?;
+    println!("run {} on {}: {} train tokens, {} val tokens, vocab {}", dir.id(), train::device::device_name(device), data.train.len(), data.val.len(), data.vocab_size);
+
+    let mut observer = CsvObserver { path: dir.loss_csv(), error: None };
+    let out = train::train(config, &data, device, &mut observer)?;
+    if let Some(e) = observer.error {
+        anyhow::bail!(e);
+    }
+    let rows: Vec<LossRow> = out
+        .rows
+        .iter()
+        .map(|r| LossRow { step: r.step, tokens_seen: r.tokens_seen, lr: r.lr, train_loss: r.train_loss, val_loss: r.val_loss, elapsed_s: r.elapsed_s })
+        .collect();
+    if let Err(e) = sweep::plot::loss_curves(&dir.loss_png(), &dir.id(), &rows) {
+        println!("warning: cannot draw {}: {e:#}", dir.loss_png().display());
+    }
+    let status = match out.stop {
+        Stop::Finished => {
+            save_checkpoint(dir, &out)?;
+            write_samples(dir, config, &tokenizer, &out)?;
+            Status::Done
+        }
+        Stop::Diverged { .. } => {
+            write_atomic(&dir.samples(), b"(no samples: the run diverged)\n")?;
+            Status::Diverged
+        }
+    };
+    Ok(summarize(dir, config, params, &out, status, data.train.len() as u64, start))
+}
+
+fn save_checkpoint(dir: &RunDir, out: &Outcome) -> anyhow::Result<()> {
+    // VarStore::save picks the format from the extension, so the temporary name keeps it.
+    let tmp = dir.path.join("model.tmp.safetensors");
+    train::checkpoint::save(&out.vs, &tmp)?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).with_context(|| format!("syncing {}", tmp.display()))?;
+    std::fs::rename(&tmp, dir.checkpoint()).with_context(|| format!("renaming into {}", dir.checkpoint().display()))
+}
+
+/// Generates from each prompt and writes samples.txt.
+pub fn samples_text(config: &RunConfig, tokenizer: &Tokenizer, model: &train::Gpt, device: tch::Device, prompts: &[String]) -> String {
+    let s = &config.sample;
+    let mut text = String::new();
+    for (i, prompt) in prompts.iter().enumerate() {
+        text.push_str(&format!("--- sample {} (prompt {:?}, temperature {}, top_k {}) ---\n", i + 1, prompt, s.temperature, s.top_k.map_or("all".into(), |k| k.to_string())));
+        match tokenizer.encode(prompt) {
+            Ok(ids) => {
+                let out = train::sample::generate(model, &ids, s.max_new_tokens, s.temperature, s.top_k, device);
+                text.push_str(&tokenizer.decode(&out));
+            }
+            Err(e) => text.push_str(&format!("(cannot encode this prompt: {e})")),
+        }
+        text.push_str("\n\n");
+    }
+    text
+}
+
+fn write_samples(dir: &RunDir, config: &RunConfig, tokenizer: &Tokenizer, out: &Outcome) -> anyhow::Result<()> {
+    tch::manual_seed(config.train.seed as i64);
+    let text = samples_text(config, tokenizer, &out.model, out.device, &config.sample.prompts);
+    write_atomic(&dir.samples(), text.as_bytes())
+}
+
+fn summarize(dir: &RunDir, config: &RunConfig, params: indexmap::IndexMap<String, serde_json::Value>, out: &Outcome, status: Status, train_tokens: u64, start: Instant) -> Summary {
+    let best = out.rows.iter().filter(|r| r.val_loss.is_finite()).min_by(|a, b| a.val_loss.total_cmp(&b.val_loss));
+    let last = out.rows.last();
+    let mut s = Summary::failed(&dir.id(), params, start.elapsed().as_secs_f64(), String::new());
+    s.status = status;
+    s.error = match out.stop {
+        Stop::Finished => None,
+        Stop::Diverged { step, loss } => Some(format!("training loss became {loss} at step {step}; lower lr or raise warmup_iters")),
+    };
+    s.best_val_loss = best.map(|r| r.val_loss);
+    s.best_step = best.map(|r| r.step);
+    s.final_val_loss = last.map(|r| r.val_loss);
+    s.final_train_loss = last.map(|r| r.train_loss);
+    s.perplexity = s.best_val_loss.map(f64::exp);
+    s.n_params = Some(out.params.total);
+    s.n_params_no_pos = Some(out.params.without_position());
+    s.vocab_size = Some(out.vocab_size);
+    s.tokens_seen = Some(out.tokens_seen);
+    s.train_tokens = Some(train_tokens);
+    s.epochs = Some(out.tokens_seen as f64 / train_tokens as f64);
+    s.steps = Some(out.steps);
+    s.tokens_per_second = (out.train_seconds > 0.0).then(|| out.tokens_seen as f64 / out.train_seconds);
+    let flops_per_token = sweep_config::flops_per_token(&config.model, out.vocab_size);
+    s.gflops = s.tokens_per_second.map(|tps| tps * flops_per_token / 1e9);
+    s.device = Some(train::device::device_name(out.device));
+    s
+}
