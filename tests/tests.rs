@@ -1,1 +1,11 @@
-mod x{}
+//! Integration tests: they run the real `sweep` binary on corpora the tests write
+//! themselves, on CPU. One test binary; one module per behaviour.
+
+/// Temporary sweep folders and running the `sweep` binary.
+mod util;
+
+/// A real 2×2 sweep: every artifact of every run, the report, sampling, rerun skipping.
+mod e2e;
+
+/// Runs that fail, and spec or data errors that stop a sweep before it trains anything.
+mod failures;

@@ -81,11 +81,8 @@ impl Plan {
             }
             axes.push((key.clone(), values));
         }
-        if !problems.is_empty() {
-            return Err(Problems { path: path.to_path_buf(), items: problems });
-        }
 
-        // Expand, then validate each combination; identical messages are merged.
+        // Expand the valid axes, then validate each combination; identical messages are merged.
         let mut runs = Vec::new();
         let mut invalid: IndexMap<String, Vec<String>> = IndexMap::new();
         let combos: Vec<Vec<(String, Value)>> = if axes.is_empty() {

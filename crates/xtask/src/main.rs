@@ -1,1 +1,128 @@
-fn main(){}
+//! Project automation, so a fresh machine needs only Rust and python3:
+//!
+//!   cargo xtask demo          set up, build, run sweeps/feiniao.yaml, print the report
+//!   cargo xtask test          set up, run the whole test suite
+//!   cargo xtask sweep FILE    set up, build, run FILE, print its report
+//!   cargo xtask setup         create .venv with PyTorch 2.11.0 and link corpora into data/
+//!
+//! Set-up is idempotent: an existing .venv with the right torch is reused.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// tch 0.24 binds exactly this PyTorch release.
+const TORCH_VERSION: &str = "2.11.0";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup(&root),
+        Some("demo") => setup(&root).and_then(|_| sweep_and_report(&root, "sweeps/feiniao.yaml", &args[1..])),
+        Some("sweep") => match args.get(1) {
+            Some(spec) => setup(&root).and_then(|_| sweep_and_report(&root, spec, &args[2..])),
+            None => Err("usage: cargo xtask sweep SPEC [sweep run options]".into()),
+        },
+        Some("test") | Some("ci") => setup(&root).and_then(|_| cargo(&root, &["test", "--release", "--workspace"], &args[1..])),
+        _ => Err("usage: cargo xtask <demo | test | sweep SPEC | setup>".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("crates/xtask is two levels down").to_path_buf()
+}
+
+fn venv_python(root: &Path) -> PathBuf {
+    root.join(".venv/bin/python")
+}
+
+/// Runs a command, failing with its name if it cannot start or exits non-zero.
+fn run(cmd: &mut Command) -> Result {
+    let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed ({status})")) }
+}
+
+fn installed_torch(root: &Path) -> Option<String> {
+    let out = Command::new(venv_python(root)).args(["-c", "import importlib.metadata as m; print(m.version('torch'))"]).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Creates .venv with torch==2.11.0 unless it is there, and links ../shared/data corpora into data/.
+fn setup(root: &Path) -> Result {
+    match installed_torch(root) {
+        Some(v) if v.split('+').next() == Some(TORCH_VERSION) => {}
+        other => {
+            if let Some(v) = other {
+                eprintln!("xtask: .venv has torch {v}; installing {TORCH_VERSION}");
+            }
+            if !venv_python(root).exists() {
+                eprintln!("xtask: creating .venv");
+                run(Command::new("python3").args(["-m", "venv"]).arg(root.join(".venv")))
+                    .map_err(|e| format!("{e}; install python3 with venv support (Debian: apt-get install python3-venv)"))?;
+            }
+            eprintln!("xtask: installing torch=={TORCH_VERSION} into .venv (about 2 minutes and 4.6 GB)");
+            run(Command::new(venv_python(root)).args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]).arg(format!("torch=={TORCH_VERSION}")))?;
+        }
+    }
+    link_corpora(root)
+}
+
+/// Makes every corpus in ../shared/data available as data/<file>, when that folder exists.
+fn link_corpora(root: &Path) -> Result {
+    let shared = root.join("../shared/data");
+    let Ok(entries) = std::fs::read_dir(&shared) else { return Ok(()) };
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let target = data.join(&name);
+        if entry.path().extension().is_some_and(|e| e == "txt") && std::fs::symlink_metadata(&target).is_err() {
+            let source = entry.path().canonicalize().map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            std::os::unix::fs::symlink(&source, &target).map_err(|e| format!("cannot link {}: {e}", target.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// A cargo command with libtorch found in .venv's torch package.
+fn cargo(root: &Path, args: &[&str], extra: &[String]) -> Result {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root)
+        .args(args)
+        .args(extra)
+        .env("PATH", format!("{}:{path}", root.join(".venv/bin").display()))
+        .env("LIBTORCH_USE_PYTORCH", "1");
+    run(&mut cmd)
+}
+
+fn sweep_and_report(root: &Path, spec: &str, extra: &[String]) -> Result {
+    cargo(root, &["build", "--release", "--bin", "sweep"], &[])?;
+    let sweep = root.join("target/release/sweep");
+    let status = Command::new(&sweep).current_dir(root).args(["run", spec]).args(extra).status().map_err(|e| format!("cannot run {}: {e}", sweep.display()))?;
+    // Spec and data errors (exit 2) leave nothing to report.
+    if status.code() == Some(2) {
+        return Err(format!("sweep run {spec} failed"));
+    }
+    println!();
+    run(Command::new(&sweep).current_dir(root).args(["report", "--by", "val_loss"]).arg(format!("runs/{}", sweep_name(root, spec)?)))?;
+    if status.success() { Ok(()) } else { Err("some runs failed or diverged; see the report above".into()) }
+}
+
+/// The `name:` of a spec, read without a YAML parser (xtask has no dependencies).
+fn sweep_name(root: &Path, spec: &str) -> Result<String> {
+    let text = std::fs::read_to_string(root.join(spec)).map_err(|e| format!("cannot read {spec}: {e}"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("name:"))
+        .map(|n| n.split('#').next().unwrap_or_default().trim().trim_matches(['"', '\'']).to_string())
+        .ok_or_else(|| format!("{spec} has no top-level name:"))
+}

@@ -1,0 +1,77 @@
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary working folder holding a corpus, specs and `runs/`.
+pub struct SweepDir {
+    pub dir: tempfile::TempDir,
+}
+
+/// A repetitive but not trivial corpus: 40 short lines of mixed Chinese and English.
+pub fn corpus() -> String {
+    let lines = ["夏天的飞鸟，飞到我的窗前唱歌，又飞去了。", "Stray birds of summer come to my window to sing and fly away.", "秋天的黄叶，它们没有什么可唱，只叹息一声，飞落在那里。"];
+    (0..40).map(|i| lines[i % 3]).collect::<Vec<_>>().join("\n")
+}
+
+/// Settings that train in well under a second per run.
+pub const TINY: &str = "\
+settings:
+  block_size: 16
+  n_layers: 1
+  n_heads: 2
+  batch_size: 4
+  max_iters: 20
+  warmup_iters: 2
+  eval_interval: 10
+  eval_iters: 2
+sample:
+  prompts: [\"夏天\"]
+  max_new_tokens: 10
+";
+
+impl SweepDir {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        std::fs::write(dir.path().join("data/tiny.txt"), corpus()).unwrap();
+        SweepDir { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `sweeps/<name>.yaml` with the tiny settings and the given grid body.
+    pub fn spec(&self, name: &str, grid: &str) -> PathBuf {
+        let text = format!("name: {name}\ndata:\n  path: data/tiny.txt\n{TINY}grid:\n{grid}");
+        self.write(&format!("sweeps/{name}.yaml"), &text)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Runs `sweep ARGS` in this folder.
+    pub fn sweep(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_sweep")).args(args).current_dir(self.path()).output().expect("run sweep")
+    }
+
+    pub fn run_dir(&self, sweep: &str, id: &str) -> PathBuf {
+        self.path().join("runs").join(sweep).join(id)
+    }
+
+    pub fn summary(&self, sweep: &str, id: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.run_dir(sweep, id).join("summary.json")).expect("summary.json");
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
