@@ -2,6 +2,10 @@
 //! self-attention (libtorch's scaled_dot_product_attention) and a GELU MLP, a final
 //! LayerNorm and an LM head tied to the token embedding. Variable names follow
 //! nanoGPT's state_dict (`wte`, `wpe`, `h/{i}/attn/c_attn`, …).
+//!
+//! Mixed precision is done by hand, as torch.autocast(dtype=bfloat16) would: weights stay
+//! float32; matmuls and attention run in `compute_kind`; LayerNorm, the residual stream
+//! and the loss stay float32. (tch's `autocast` can only pick libtorch's default float16.)
 
 use sweep_config::ModelConfig;
 use tch::nn::{self, Init, Module};
@@ -30,8 +34,14 @@ impl Linear {
 }
 
 impl Module for Linear {
+    /// Computes in the input's precision; the float32 weights are cast to it.
     fn forward(&self, xs: &Tensor) -> Tensor {
-        xs.linear(&self.ws, self.bs.as_ref())
+        let k = xs.kind();
+        if k == self.ws.kind() {
+            xs.linear(&self.ws, self.bs.as_ref())
+        } else {
+            xs.linear(&self.ws.to_kind(k), self.bs.as_ref().map(|b| b.to_kind(k)).as_ref())
+        }
     }
 }
 
@@ -52,9 +62,11 @@ impl LayerNorm {
     }
 }
 
-impl Module for LayerNorm {
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        xs.layer_norm([self.dim], Some(&self.ws), self.bs.as_ref(), 1e-5, true)
+impl LayerNorm {
+    /// Normalises in float32 and returns the result in `out` precision.
+    fn forward_as(&self, xs: &Tensor, out: Kind) -> Tensor {
+        let ys = xs.to_kind(Kind::Float).layer_norm([self.dim], Some(&self.ws), self.bs.as_ref(), 1e-5, true);
+        if out == Kind::Float { ys } else { ys.to_kind(out) }
     }
 }
 
@@ -134,9 +146,10 @@ impl Block {
         }
     }
 
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let xs = xs + self.attn.forward_t(&self.ln_1.forward(xs), train);
-        &xs + self.mlp.forward_t(&self.ln_2.forward(&xs), train)
+    /// `xs` is the float32 residual stream; attention and MLP compute in `compute`.
+    fn forward_t(&self, xs: &Tensor, train: bool, compute: Kind) -> Tensor {
+        let xs = xs + self.attn.forward_t(&self.ln_1.forward_as(xs, compute), train).to_kind(Kind::Float);
+        &xs + self.mlp.forward_t(&self.ln_2.forward_as(&xs, compute), train).to_kind(Kind::Float)
     }
 }
 
@@ -149,6 +162,8 @@ pub struct Gpt {
     dropout: f64,
     pub block_size: usize,
     pub vocab_size: usize,
+    /// Precision of matmuls and attention: Float, or BFloat16 for mixed precision.
+    pub compute_kind: Kind,
 }
 
 impl Gpt {
@@ -165,6 +180,7 @@ impl Gpt {
             dropout: cfg.dropout,
             block_size: cfg.block_size,
             vocab_size,
+            compute_kind: Kind::Float,
         }
     }
 
@@ -176,10 +192,12 @@ impl Gpt {
         let pos_emb = Tensor::embedding(&self.wpe, &pos, -1, false, false);
         let mut xs = (tok_emb + pos_emb).dropout(self.dropout, train);
         for block in &self.h {
-            xs = block.forward_t(&xs, train);
+            xs = block.forward_t(&xs, train, self.compute_kind);
         }
         // The LM head shares its weight with the token embedding (weight tying).
-        self.ln_f.forward(&xs).linear::<Tensor>(&self.wte, None)
+        let k = self.compute_kind;
+        let logits = self.ln_f.forward_as(&xs, k).linear::<Tensor>(&self.wte.to_kind(k), None);
+        if k == Kind::Float { logits } else { logits.to_kind(Kind::Float) }
     }
 
     /// Mean cross-entropy of predicting `targets` (B, T) from `idx` (B, T).

@@ -67,7 +67,11 @@ pub fn train(cfg: &RunConfig, data: &TokenData, device: Device, observer: &mut d
     let (m, t) = (&cfg.model, &cfg.train);
     tch::manual_seed(t.seed as i64);
     let vs = nn::VarStore::new(device);
-    let model = Gpt::new(&vs.root(), m, data.vocab_size);
+    let mut model = Gpt::new(&vs.root(), m, data.vocab_size);
+    // bf16 mixed precision on CUDA (every GPU this tool targets, Ampere and later, has bf16).
+    if device.is_cuda() {
+        model.compute_kind = Kind::BFloat16;
+    }
     let params = n_params(m, data.vocab_size);
     observer.on_log(&format!("number of parameters: {:.2}M", params.without_position() as f64 / 1e6));
 
@@ -157,7 +161,7 @@ fn train_step(model: &Gpt, opt: &mut nn::Optimizer, ids: &Tensor, cfg: &RunConfi
     let mut total = 0.0;
     for _ in 0..t.grad_accum_steps {
         let (x, y) = batch(ids, t.batch_size, cfg.model.block_size, rng);
-        let loss = tch::autocast(ids.device().is_cuda(), || model.loss(&x, &y, true));
+        let loss = model.loss(&x, &y, true);
         let scaled = &loss / t.grad_accum_steps as f64;
         scaled.f_backward()?;
         total += f64::try_from(&loss)?;
@@ -177,7 +181,7 @@ fn estimate_loss(model: &Gpt, ids: &Tensor, cfg: &RunConfig, step: u64) -> Resul
     let mut total = 0.0;
     for _ in 0..t.eval_iters {
         let (x, y) = batch(ids, t.batch_size, cfg.model.block_size, &mut rng);
-        let loss = tch::autocast(ids.device().is_cuda(), || model.loss(&x, &y, false));
+        let loss = model.loss(&x, &y, false);
         total += f64::try_from(&loss).map_err(|e| TrainError::torch(step, e))?;
     }
     Ok(total / t.eval_iters as f64)

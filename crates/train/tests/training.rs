@@ -96,3 +96,22 @@ fn checkpoint_round_trip_and_sampling() {
     let err = train::checkpoint::load(&path, &other, data.vocab_size, Device::Cpu).err().unwrap().to_string();
     assert!(err.contains("model.safetensors"), "{err}");
 }
+
+#[test]
+fn bf16_mixed_precision_matches_float32() {
+    // The CUDA path computes matmuls in bf16; CPU runs the same code, so it is checked here.
+    tch::manual_seed(0);
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let mut model = train::Gpt::new(&vs.root(), &ModelConfig::tiny(), 50);
+    let x = tch::Tensor::randint(50, [4, 16], (tch::Kind::Int64, Device::Cpu));
+    let y = tch::Tensor::randint(50, [4, 16], (tch::Kind::Int64, Device::Cpu));
+    let full = f64::try_from(model.loss(&x, &y, false)).unwrap();
+    model.compute_kind = tch::Kind::BFloat16;
+    let mixed_loss = model.loss(&x, &y, true);
+    assert_eq!(mixed_loss.kind(), tch::Kind::Float, "the loss is computed in float32");
+    let mixed = f64::try_from(&mixed_loss).unwrap();
+    assert!((full - mixed).abs() < 0.05, "float32 {full} vs bf16 {mixed}");
+    mixed_loss.backward();
+    let grads: Vec<_> = vs.trainable_variables().iter().map(|v| v.grad().kind()).collect();
+    assert!(grads.iter().all(|k| *k == tch::Kind::Float), "weights and grads stay float32: {grads:?}");
+}
