@@ -1,6 +1,7 @@
 //! Command-line arguments (clap derive).
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use sweep::report::Format;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -57,16 +58,8 @@ pub struct ReportArgs {
     /// Show only the best K runs
     #[arg(long)]
     pub top: Option<usize>,
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    pub format: ReportFormat,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum ReportFormat {
-    Table,
-    Md,
-    Csv,
-    Json,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(clap::Args, Debug)]

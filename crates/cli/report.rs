@@ -1,6 +1,6 @@
 //! `sweep report`: prints the ranked table and per-parameter tables of a sweep folder.
 
-use crate::args::{ReportArgs, ReportFormat};
+use crate::args::ReportArgs;
 use crate::exit_code;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -13,12 +13,7 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
     };
     let runs = report::load(&dir)?;
     anyhow::ensure!(!runs.is_empty(), "{} holds no finished runs (no */summary.json); run `sweep run SPEC` first", dir.display());
-    let format = match a.format {
-        ReportFormat::Table => Format::Table,
-        ReportFormat::Md => Format::Md,
-        ReportFormat::Csv => Format::Csv,
-        ReportFormat::Json => Format::Json,
-    };
+    let format = a.format;
     let known = runs.iter().any(|s| s.metric(&a.by).is_some());
     anyhow::ensure!(known, "no run has a metric or parameter named {:?}; try val_loss, final_val_loss, perplexity, wall_seconds, tokens_per_second or a swept parameter", a.by);
     let opts = RankBy { by: a.by, desc: a.desc, top: a.top };

@@ -22,7 +22,8 @@ pub fn load(sweep_dir: &Path) -> anyhow::Result<Vec<Summary>> {
     Ok(dirs.into_iter().filter_map(|p| RunDir::new(p).read_summary()).collect())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Output formats of `sweep report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Table,
     Md,
