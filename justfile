@@ -27,3 +27,7 @@ report DIR="" *ARGS:
 # print a sweep's plan (runs, parameters, tokens, epochs, cost) without training
 plan FILE:
     ./target/release/sweep run {{FILE}} --dry-run
+
+# time the feiniao sweep from scratch and print per-run throughput (BENCHMARKS.md)
+bench:
+    cargo xtask bench

@@ -9,6 +9,14 @@ use sweep_config::RunConfig;
 
 pub fn sample(a: SampleArgs) -> anyhow::Result<u8> {
     let dir = RunDir::new(&a.run_dir);
+    if dir.path.join("sweep.json").exists() {
+        let example = sweep::report::load(&dir.path).ok().and_then(|runs| runs.into_iter().find(|s| s.status == sweep::Status::Done));
+        anyhow::bail!(
+            "{} is a sweep folder; give one of its run folders{}",
+            dir.path.display(),
+            example.map(|s| format!(", e.g. {}", dir.path.join(s.run_id).display())).unwrap_or_default()
+        );
+    }
     let config_text = std::fs::read_to_string(dir.config()).with_context(|| format!("{} is not a run folder (no config.json)", dir.path.display()))?;
     let mut config: RunConfig = serde_json::from_str(&config_text).with_context(|| format!("parsing {}", dir.config().display()))?;
     anyhow::ensure!(dir.checkpoint().exists(), "{} has no checkpoint (model.safetensors); the run did not finish", dir.path.display());

@@ -4,6 +4,7 @@
 //!   cargo xtask test          set up, run the whole test suite
 //!   cargo xtask sweep FILE    set up, build, run FILE, print its report
 //!   cargo xtask setup         create .venv with PyTorch 2.11.0 and link corpora into data/
+//!   cargo xtask bench         time the feiniao sweep from scratch; per-run GFLOP/s (BENCHMARKS.md)
 //!
 //! Set-up is idempotent: an existing .venv with the right torch is reused.
 
@@ -23,8 +24,9 @@ fn main() -> ExitCode {
             Some(spec) => setup(&root).and_then(|_| sweep_and_report(&root, spec, &args[2..])),
             None => Err("usage: cargo xtask sweep SPEC [sweep run options]".into()),
         },
+        Some("bench") => setup(&root).and_then(|_| bench(&root)),
         Some("test") | Some("ci") => setup(&root).and_then(|_| cargo(&root, &["test", "--release", "--workspace"], &args[1..])),
-        _ => Err("usage: cargo xtask <demo | test | sweep SPEC | setup>".into()),
+        _ => Err("usage: cargo xtask <demo | test | sweep SPEC | setup | bench>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -125,4 +127,30 @@ fn sweep_name(root: &Path, spec: &str) -> Result<String> {
         .find_map(|l| l.strip_prefix("name:"))
         .map(|n| n.split('#').next().unwrap_or_default().trim().trim_matches(['"', '\'']).to_string())
         .ok_or_else(|| format!("{spec} has no top-level name:"))
+}
+
+/// Runs sweeps/feiniao.yaml into a fresh folder and prints its wall time and the spread of
+/// per-run training throughput, the figures quoted in BENCHMARKS.md.
+fn bench(root: &Path) -> Result {
+    cargo(root, &["build", "--release", "--bin", "sweep"], &[])?;
+    let out = root.join("target/bench-runs");
+    let _ = std::fs::remove_dir_all(&out);
+    let start = std::time::Instant::now();
+    let sweep = root.join("target/release/sweep");
+    run(Command::new(&sweep).current_dir(root).args(["run", "sweeps/feiniao.yaml", "--out"]).arg(&out))?;
+    let wall = start.elapsed().as_secs_f64();
+    let csv = std::fs::read_to_string(out.join("feiniao/report.csv")).map_err(|e| format!("reading report.csv: {e}"))?;
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).ok_or(format!("report.csv has no {name} column"));
+    let (g, w) = (col("gflops")?, col("wall_seconds")?);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let nums = |i: usize| rows.iter().filter_map(|r| r.get(i)?.parse::<f64>().ok()).collect::<Vec<f64>>();
+    let (gflops, walls) = (nums(g), nums(w));
+    let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    println!("feiniao sweep: {} runs in {wall:.0} s wall ({:.0} s of trial time)", rows.len(), walls.iter().sum::<f64>());
+    println!("training throughput per run: {:.1} to {:.1} GFLOP/s", min(&gflops), max(&gflops));
+    println!("per-run wall time: {:.1} to {:.1} s", min(&walls), max(&walls));
+    Ok(())
 }
