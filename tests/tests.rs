@@ -9,3 +9,6 @@ mod e2e;
 
 /// Runs that fail, and spec or data errors that stop a sweep before it trains anything.
 mod failures;
+
+/// `sweep diagnose` on real runs (memorising, healthy) and on a nanoGPT log.
+mod diagnose;

@@ -19,6 +19,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Generate text from a trained run's checkpoint
     Sample(SampleArgs),
+    /// Explain a loss curve: a run folder, a sweep folder (every run), or a nanoGPT training log
+    Diagnose(DiagnoseArgs),
     /// Train one prepared run folder (used by `sweep run`; one process per trial)
     #[command(hide = true)]
     Trial(TrialArgs),
@@ -91,4 +93,56 @@ pub struct TrialArgs {
     /// libtorch intra-op threads for this trial
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DiagnoseArgs {
+    /// A run folder, a sweep folder, or a nanoGPT-style training log file
+    pub target: PathBuf,
+    #[arg(long, value_enum, default_value_t = DiagnoseFormat::Text)]
+    pub format: DiagnoseFormat,
+    /// Log only: run name or claimed size (e.g. gpt2-125M), if the log has none
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub name: Option<String>,
+    /// Log only: tokens per optimizer step (or give --batch-size, --block-size, --grad-accum)
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub tokens_per_iter: Option<u64>,
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub batch_size: Option<u64>,
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub block_size: Option<u64>,
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub grad_accum: Option<u64>,
+    /// Log only: tokens in the training split (or give --train-bin)
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub train_tokens: Option<u64>,
+    /// Log only: nanoGPT's train.bin (uint16 tokens); its size gives the training tokens
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub train_bin: Option<PathBuf>,
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub dropout: Option<f64>,
+    /// Log only: peak learning rate (with --min-lr, --warmup-iters, --lr-decay-iters: the schedule)
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub lr: Option<f64>,
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub min_lr: Option<f64>,
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub warmup_iters: Option<u64>,
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub lr_decay_iters: Option<u64>,
+    /// Log only: the GPU the run used (H100, H200, A100, RTX 4090, …), to rescale nanoGPT's A100-based MFU
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub gpu: Option<String>,
+    /// Log only: a file of generated text, checked for verbatim copies of --train-text
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub samples: Option<PathBuf>,
+    /// Log only: the training text, for the memorisation check
+    #[arg(long, help_heading = "For nanoGPT logs")]
+    pub train_text: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum DiagnoseFormat {
+    Text,
+    Json,
 }

@@ -2,6 +2,7 @@
 //! run folders, scheduling) and the train crate (libtorch) meet.
 
 mod args;
+mod diagnose;
 mod exit_code;
 mod report;
 mod run;
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Report(a) => report::report(a),
         Command::Sample(a) => sample::sample(a),
+        Command::Diagnose(a) => diagnose::diagnose(a),
         Command::Trial(a) => trial::trial(a),
     };
     match result {

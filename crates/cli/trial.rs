@@ -113,7 +113,9 @@ fn train_and_save(dir: &RunDir, config: &RunConfig, params: indexmap::IndexMap<S
             Status::Diverged
         }
     };
-    Ok(summarize(dir, config, params, &out, status, data.train.len() as u64, start))
+    let mut summary = summarize(dir, config, params, &out, status, data.train.len() as u64, start);
+    summary.findings = diagnose::diagnose(&sweep::evidence::from_run_dir(dir, &summary));
+    Ok(summary)
 }
 
 fn save_checkpoint(dir: &RunDir, out: &Outcome) -> anyhow::Result<()> {
@@ -172,6 +174,24 @@ fn summarize(dir: &RunDir, config: &RunConfig, params: indexmap::IndexMap<String
     s.tokens_per_second = (out.train_seconds > 0.0).then(|| out.tokens_seen as f64 / out.train_seconds);
     let flops_per_token = sweep_config::flops_per_token(&config.model, out.vocab_size);
     s.gflops = s.tokens_per_second.map(|tps| tps * flops_per_token / 1e9);
-    s.device = Some(train::device::device_name(out.device));
+    s.device = Some(device_label(out.device));
     s
+}
+
+/// "cpu", or "cuda:0 (NVIDIA H100 80GB HBM3)" when nvidia-smi can name the GPU (the name
+/// gives diagnosis the peak FLOP/s for MFU).
+fn device_label(device: tch::Device) -> String {
+    let name = train::device::device_name(device);
+    let tch::Device::Cuda(index) = device else { return name };
+    let gpu = std::process::Command::new("nvidia-smi")
+        .args(["--query-gpu=name", "--format=csv,noheader", "-i", &index.to_string()])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|n| !n.is_empty());
+    match gpu {
+        Some(gpu) => format!("{name} ({gpu})"),
+        None => name,
+    }
 }

@@ -46,7 +46,7 @@ fn tokens_per_param(e: &Evidence, out: &mut Vec<Finding>) {
             Severity::Warning,
             format!("the data is far too small for this model: {u:.2} unique training tokens per parameter, against about {c:.0} for compute-optimal training"),
             evidence,
-            format!("use a model about {:.0}× smaller or {:.0}× more text; more steps only repeat the same data", c / u, c / u),
+            format!("get more text (compute-optimal training of this model wants about {:.0} tokens, {:.0}× what there is) or use a much smaller model; more steps only repeat the same data", c * n, c / u),
         ));
         return;
     }

@@ -46,7 +46,13 @@ fn overfitting(e: &Evidence, out: &mut Vec<Finding>) -> bool {
 
     let gaps: Vec<f64> = evals.iter().map(|v| v.val - v.train).collect();
     let tail = &gaps[gaps.len().saturating_sub(GAP_GROWTH_EVALS + 1)..];
-    let widening = tail.len() == GAP_GROWTH_EVALS + 1 && tail.windows(2).all(|w| w[1] > w[0]) && tail[tail.len() - 1] >= GAP_MIN;
+    // Widening counts when the gap grew at every eval, ended wide, and grew by more than
+    // val fell over the same evals (train improving much faster than val).
+    let val_drop = evals[evals.len() - tail.len()].val - last.val;
+    let widening = tail.len() == GAP_GROWTH_EVALS + 1
+        && tail.windows(2).all(|w| w[1] > w[0])
+        && tail[tail.len() - 1] >= GAP_MIN
+        && tail[tail.len() - 1] - tail[0] > val_drop;
     if !rose && !widening {
         return false;
     }

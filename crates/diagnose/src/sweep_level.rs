@@ -11,20 +11,22 @@ pub struct RunFindings<'a> {
     pub codes: BTreeSet<String>,
 }
 
+/// What runs with a finding did, in the past tense (reads for one run and for many).
 fn verb(code: &str) -> String {
     match code {
         "overfitting" => "overfit".into(),
         "diverged" => "diverged".into(),
         "failed" => "failed".into(),
-        "memorisation" => "memorised their training data".into(),
+        "memorisation" => "memorised the training data".into(),
         "plateau" => "plateaued".into(),
         "lr_high_at_plateau" => "plateaued with the learning rate still high".into(),
         "epochs" => "repeated the data more than 10 times".into(),
-        "data_starved" => "are data-starved".into(),
-        "undertrained" => "are undertrained".into(),
+        "data_starved" => "ran short of data (data-starved)".into(),
+        "undertrained" => "stopped far short of 20 tokens per parameter (undertrained)".into(),
+        "saturated" => "trained far past 20 tokens per parameter (saturated)".into(),
         "loss_spikes" => "had loss spikes".into(),
         "low_mfu" => "had low MFU".into(),
-        other => format!("have `{other}`"),
+        other => format!("had `{other}`"),
     }
 }
 

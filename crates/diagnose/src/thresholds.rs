@@ -7,7 +7,8 @@ pub const OVERFIT_MIN_RISE: f64 = 0.03;
 pub const OVERFIT_MIN_RISE_REL: f64 = 0.01;
 /// The val−train gap counts as "growing" when it widened at each of this many last evals…
 pub const GAP_GROWTH_EVALS: usize = 3;
-/// …and ended at least this wide (nats): a narrow gap is normal generalisation error.
+/// …and ended at least this wide (nats): a narrow gap is normal generalisation error
+/// (it must also have grown by more than val fell over those evals).
 pub const GAP_MIN: f64 = 0.3;
 
 /// The plateau window: the last quarter of the steps, as people judge "the end of training".

@@ -5,6 +5,7 @@
 //! This crate never links libtorch; the `sweep` binary supplies the trial process.
 
 pub mod error;
+pub mod evidence;
 pub mod loss_csv;
 pub mod plan;
 pub mod plot;

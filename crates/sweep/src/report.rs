@@ -151,7 +151,7 @@ pub fn verdict(effect: &ParamEffect, desc: bool) -> Option<String> {
     ))
 }
 
-const COLUMNS: &[&str] = &["rank", "run", "status", "val_loss", "final_val", "train_loss", "ppl", "params", "epochs", "seconds", "GFLOP/s", "note"];
+const COLUMNS: &[&str] = &["rank", "run", "status", "val_loss", "final_val", "train_loss", "ppl", "params", "epochs", "seconds", "GFLOP/s", "findings", "note"];
 
 fn cells(rank: usize, s: &Summary) -> Vec<String> {
     let f = |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |x| format!("{x:.digits$}"));
@@ -167,6 +167,7 @@ fn cells(rank: usize, s: &Summary) -> Vec<String> {
         f(s.epochs, 2),
         format!("{:.1}", s.wall_seconds),
         f(s.gflops, 1),
+        s.finding_codes().join(","),
         s.error.as_deref().and_then(|e| e.lines().next()).map(|e| e.chars().take(60).collect()).unwrap_or_default(),
     ]
 }
@@ -208,6 +209,13 @@ fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&
             out.push_str(&format!("{v}\n"));
         }
     }
+    let picture = sweep_picture(runs);
+    if !picture.is_empty() {
+        out.push_str(&format!("\n{}\n", heading("across the sweep")));
+        for line in picture {
+            out.push_str(&format!("- {line}\n"));
+        }
+    }
     let not_done = runs.iter().filter(|s| s.status != Status::Done).count();
     if not_done > 0 {
         out.push_str(&format!("\n{not_done} run(s) did not finish (failed or diverged) and are left out of the per-parameter tables.\n"));
@@ -223,7 +231,7 @@ pub fn render(runs: &[Summary], opts: &RankBy, format: Format) -> anyhow::Result
         Format::Json => {
             let ranked = rank(runs, opts);
             let effects = param_effects(runs, opts);
-            serde_json::to_string_pretty(&serde_json::json!({ "by": opts.by, "desc": opts.desc, "runs": ranked, "by_param": effects }))? + "\n"
+            serde_json::to_string_pretty(&serde_json::json!({ "by": opts.by, "desc": opts.desc, "runs": ranked, "by_param": effects, "across_the_sweep": sweep_picture(runs) }))? + "\n"
         }
     })
 }
@@ -231,7 +239,7 @@ pub fn render(runs: &[Summary], opts: &RankBy, format: Format) -> anyhow::Result
 fn render_csv(runs: &[Summary], opts: &RankBy) -> anyhow::Result<String> {
     let params: Vec<String> = runs.first().map(|s| s.params.keys().cloned().collect()).unwrap_or_default();
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> = ["rank", "run_id", "status", "best_val_loss", "best_step", "final_val_loss", "final_train_loss", "perplexity", "n_params", "tokens_seen", "epochs", "wall_seconds", "tokens_per_second", "gflops"].iter().map(|s| s.to_string()).collect();
+    let mut header: Vec<String> = ["rank", "run_id", "status", "best_val_loss", "best_step", "final_val_loss", "final_train_loss", "perplexity", "n_params", "tokens_seen", "epochs", "wall_seconds", "tokens_per_second", "gflops", "findings"].iter().map(|s| s.to_string()).collect();
     header.extend(params.iter().cloned());
     header.push("error".into());
     w.write_record(&header)?;
@@ -253,12 +261,32 @@ fn render_csv(runs: &[Summary], opts: &RankBy) -> anyhow::Result<String> {
             s.wall_seconds.to_string(),
             num(s.tokens_per_second),
             num(s.gflops),
+            s.finding_codes().join(" "),
         ];
         rec.extend(params.iter().map(|p| s.params.get(p).map(format_value).unwrap_or_default()));
         rec.push(s.error.clone().unwrap_or_default());
         w.write_record(&rec)?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// Sweep-level statements tying findings (and failures) to parameter values.
+pub fn sweep_picture(runs: &[Summary]) -> Vec<String> {
+    use diagnose::sweep_level::{patterns, RunFindings};
+    let view: Vec<RunFindings> = runs
+        .iter()
+        .map(|s| {
+            let mut codes: std::collections::BTreeSet<String> = s.finding_codes().into_iter().map(str::to_string).collect();
+            if s.status == Status::Failed {
+                codes.insert("failed".into());
+            }
+            if s.status == Status::Diverged {
+                codes.insert("diverged".into());
+            }
+            RunFindings { params: s.params.iter().map(|(k, v)| (k.as_str(), v)).collect(), codes }
+        })
+        .collect();
+    if view.len() < 2 { Vec::new() } else { patterns(&view) }
 }
 
 /// Rewrites `report.md` and `report.csv` in the sweep folder, ranked by val_loss.
@@ -333,7 +361,7 @@ mod tests {
         let csv = render(&runs(), &RankBy::default(), Format::Csv).unwrap();
         let mut lines = csv.lines();
         assert!(lines.next().unwrap().ends_with(",lr,dropout,error"));
-        assert_eq!(lines.next().unwrap(), "1,lr1e-3_do0.1,done,1.8,,2.3,,,,,,1,,,1e-3,0.1,");
+        assert_eq!(lines.next().unwrap(), "1,lr1e-3_do0.1,done,1.8,,2.3,,,,,,1,,,,1e-3,0.1,");
         assert!(csv.lines().last().unwrap().ends_with(",out of memory"));
     }
 }

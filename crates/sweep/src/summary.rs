@@ -55,9 +55,13 @@ pub struct Summary {
     pub tokens_per_second: Option<f64>,
     /// Training FLOP/s achieved (tokens_per_second × FLOPs per token, nanoGPT's estimate), in GFLOP/s.
     pub gflops: Option<f64>,
+    /// "cpu", or "cuda:N (GPU name)".
     pub device: Option<String>,
     /// Why the run failed or diverged.
     pub error: Option<String>,
+    /// What the diagnosis read off this run (see the diagnose crate).
+    #[serde(default)]
+    pub findings: Vec<diagnose::Finding>,
 }
 
 impl Summary {
@@ -84,6 +88,7 @@ impl Summary {
             gflops: None,
             device: None,
             error: Some(error),
+            findings: Vec::new(),
         }
     }
 
@@ -93,5 +98,12 @@ impl Summary {
         let name = if name == "val_loss" { "best_val_loss" } else { name };
         let json = serde_json::to_value(self).ok()?;
         json.get(name).filter(|v| !v.is_null()).cloned().or_else(|| self.params.get(name).cloned())
+    }
+}
+
+impl Summary {
+    /// Codes of the warning and problem findings, e.g. "overfitting,epochs".
+    pub fn finding_codes(&self) -> Vec<&str> {
+        self.findings.iter().filter(|f| f.severity > diagnose::Severity::Info).map(|f| f.code.as_str()).collect()
     }
 }

@@ -92,7 +92,7 @@ pub fn train(cfg: &RunConfig, data: &TokenData, device: Device, observer: &mut d
     let mut rows = Vec::new();
     let mut stop = Stop::Finished;
     let mut steps = 0;
-    let mut last_log = Instant::now();
+    let (mut last_log, mut last_logged_steps) = (Instant::now(), 0);
     for step in 0..=t.max_iters {
         let lr = lr_at(step, &schedule);
         if step % t.eval_interval == 0 || step == t.max_iters {
@@ -110,15 +110,15 @@ pub fn train(cfg: &RunConfig, data: &TokenData, device: Device, observer: &mut d
         let mut rng = StdRng::seed_from_u64(t.seed.wrapping_add(step));
         let loss = train_step(&model, &mut opt, &train_ids, cfg, &mut rng).map_err(|e| TrainError::torch(step, e))?;
         steps = step + 1;
+        if step % LOG_INTERVAL == 0 || !loss.is_finite() {
+            let ms = last_log.elapsed().as_secs_f64() * 1e3 / (steps - last_logged_steps) as f64;
+            observer.on_log(&format!("iter {step}: loss {loss:.4}, time {ms:.2}ms"));
+            (last_log, last_logged_steps) = (Instant::now(), steps);
+        }
         if !loss.is_finite() {
-            observer.on_log(&format!("iter {step}: loss {loss} is not finite; stopping (diverged)"));
+            observer.on_log(&format!("loss is not finite at step {step}; stopping (diverged)"));
             stop = Stop::Diverged { step, loss };
             break;
-        }
-        if step % LOG_INTERVAL == 0 {
-            let ms = last_log.elapsed().as_secs_f64() * 1e3 / if step == 0 { 1.0 } else { LOG_INTERVAL as f64 };
-            observer.on_log(&format!("iter {step}: loss {loss:.4}, time {ms:.2}ms"));
-            last_log = Instant::now();
         }
     }
     Ok(Outcome {
