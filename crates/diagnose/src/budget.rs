@@ -44,7 +44,7 @@ fn tokens_per_param(e: &Evidence, out: &mut Vec<Finding>) {
         out.push(Finding::new(
             "data_starved",
             Severity::Warning,
-            format!("the data is far too small for this model: {u:.2} unique training tokens per parameter, against about {c:.0} for compute-optimal training"),
+            format!("the data is far too small for this model: {u:.3} unique training tokens per parameter, against about {c:.0} for compute-optimal training"),
             evidence,
             format!("get more text (compute-optimal training of this model wants about {:.0} tokens, {:.0}× what there is) or use a much smaller model; more steps only repeat the same data", c * n, c / u),
         ));
@@ -69,6 +69,20 @@ fn tokens_per_param(e: &Evidence, out: &mut Vec<Finding>) {
     }
 }
 
+/// A parameter count as people write it: 1.50B, 40.56M, 100.2k.
+fn human(n: u64) -> String {
+    let x = n as f64;
+    if x >= 1e9 {
+        format!("{:.2}B", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.2}M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1}k", x / 1e3)
+    } else {
+        n.to_string()
+    }
+}
+
 /// "125M", "124m", "10k", "1.5B" in a name, as a parameter count.
 fn claimed_size(name: &str) -> Option<(String, f64)> {
     let re = regex::Regex::new(r"(?i)(?:^|[^a-z0-9.])(\d+(?:\.\d+)?)([kmb])(?:$|[^a-z0-9])").expect("valid regex");
@@ -84,7 +98,7 @@ fn claimed_size(name: &str) -> Option<(String, f64)> {
 
 fn param_count(e: &Evidence, out: &mut Vec<Finding>) {
     let Some(p) = e.params else { return };
-    let m = |x: u64| format!("{:.2}M", x as f64 / 1e6);
+    let m = human;
     let split = match (p.token_embedding, p.position_embedding) {
         (Some(t), Some(pos)) => format!("{} in token embeddings (shared with the LM head), {} in position embeddings, {} in the transformer blocks", m(t), m(pos), m(p.total - t - pos)),
         (None, Some(pos)) => format!("{} without position embeddings", m(p.total - pos)),

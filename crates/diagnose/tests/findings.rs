@@ -89,7 +89,7 @@ fn claimed_size_that_is_not_the_real_size() {
     let f = found.iter().find(|f| f.code == "size_mismatch").expect("size_mismatch");
     assert!(f.message.contains("the name says 125M but the model has 40.56M parameters (3.1× fewer)"), "{}", f.message);
     let p = found.iter().find(|f| f.code == "params").expect("params");
-    assert!(p.evidence.contains("19.30M in token embeddings") && p.evidence.contains("0.39M in position embeddings"), "{}", p.evidence);
+    assert!(p.evidence.contains("19.30M in token embeddings") && p.evidence.contains("393.2k in position embeddings"), "{}", p.evidence);
     let fine = Evidence { name: Some("gpt2-124M".into()), params: Some(Params { total: 124_439_808, token_embedding: None, position_embedding: None }), ..Default::default() };
     assert!(!codes(&fine).contains(&"size_mismatch".to_string()));
 }
