@@ -28,7 +28,7 @@ fn main() -> anyhow::Result<()> {
     let data = TokenData::split(&tokenizer, &text, cfg.data.val_fraction)?;
     data.check_fits(path.as_ref(), cfg.model.block_size, cfg.data.val_fraction)?;
     let device = train::pick_device("auto")?;
-    let out = train::train(&cfg, &data, device, &mut Print)?;
+    let out = train::train(&cfg, &data, device, &mut Print, None)?;
     let prompt = tokenizer.encode(text.chars().take(2).collect::<String>().as_str())?;
     let ids = train::sample::generate(&out.model, &prompt, 100, 0.8, Some(40), device);
     println!("---\n{}", tokenizer.decode(&ids));

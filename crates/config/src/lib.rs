@@ -132,6 +132,9 @@ pub struct TrainConfig {
     pub eval_interval: u64,
     /// Batches averaged per evaluation. Default 20.
     pub eval_iters: u64,
+    /// Save the full training state every this many steps, for resuming after a crash or
+    /// Ctrl-C; `None` means every eval_interval steps.
+    pub checkpoint_interval: Option<u64>,
     /// Seed for weights, batches and dropout. Default 1337, as nanoGPT.
     pub seed: u64,
     /// `auto` (CUDA when available, else CPU), `cpu`, `cuda` or `cuda:N`. Default auto.
@@ -154,6 +157,7 @@ impl Default for TrainConfig {
             grad_clip: 1.0,
             eval_interval: 50,
             eval_iters: 20,
+            checkpoint_interval: None,
             seed: 1337,
             device: "auto".to_string(),
         }
@@ -163,6 +167,9 @@ impl Default for TrainConfig {
 impl TrainConfig {
     pub fn min_lr(&self) -> f64 {
         self.min_lr.unwrap_or(self.lr / 10.0)
+    }
+    pub fn checkpoint_interval(&self) -> u64 {
+        self.checkpoint_interval.unwrap_or(self.eval_interval).max(1)
     }
     pub fn lr_decay_iters(&self) -> u64 {
         self.lr_decay_iters.unwrap_or(self.max_iters)

@@ -1,9 +1,12 @@
-//! Saving a trained model to safetensors and loading it back for sampling.
+//! Saving a trained model to safetensors and loading it back for sampling; saving and
+//! restoring the full training state (weights, AdamW moments, step) for resuming.
 
 use crate::{Gpt, TrainError};
 use std::path::Path;
 use sweep_config::ModelConfig;
-use tch::{nn, Device};
+use crate::optim::AdamW;
+use std::collections::HashMap;
+use tch::{nn, Device, Kind, Tensor};
 
 /// Writes the weights (nanoGPT names, e.g. `h.0.attn.c_attn.weight`) to `path`.
 pub fn save(vs: &nn::VarStore, path: &Path) -> Result<(), TrainError> {
@@ -16,4 +19,40 @@ pub fn load(path: &Path, cfg: &ModelConfig, vocab_size: usize, device: Device) -
     let model = Gpt::new(&vs.root(), cfg, vocab_size);
     vs.load(path).map_err(|e| TrainError::Checkpoint { path: path.display().to_string(), message: format!("{e}; the file is damaged or from another model shape") })?;
     Ok((vs, model))
+}
+
+fn ckpt_err(path: &Path, message: impl std::fmt::Display) -> TrainError {
+    TrainError::Checkpoint { path: path.display().to_string(), message: message.to_string() }
+}
+
+/// Writes weights, optimizer state, the next step and elapsed seconds to one safetensors
+/// file (written under a temporary name, then renamed, so it is never half-written).
+pub fn save_resume(path: &Path, vs: &nn::VarStore, opt: &AdamW, next_step: u64, elapsed_s: f64) -> Result<(), TrainError> {
+    let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    named.extend(opt.state());
+    named.push(("meta.next_step".into(), Tensor::from(next_step as i64)));
+    named.push(("meta.elapsed_s".into(), Tensor::from(elapsed_s)));
+    let tmp = path.with_extension("tmp.safetensors");
+    Tensor::write_safetensors(&named, &tmp).map_err(|e| ckpt_err(&tmp, e))?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| ckpt_err(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| ckpt_err(path, e))
+}
+
+/// Restores what `save_resume` wrote into `vs` and `opt`; returns (next step, elapsed seconds).
+pub fn load_resume(path: &Path, vs: &nn::VarStore, opt: &mut AdamW) -> Result<(u64, f64), TrainError> {
+    let saved: HashMap<String, Tensor> = Tensor::read_safetensors(path).map_err(|e| ckpt_err(path, format!("{e}; the file is damaged")))?.into_iter().collect();
+    tch::no_grad(|| -> Result<(), TrainError> {
+        for (name, mut var) in vs.variables() {
+            let src = saved.get(&name).ok_or_else(|| ckpt_err(path, format!("{name} is missing")))?;
+            if src.size() != var.size() {
+                return Err(ckpt_err(path, format!("{name} has shape {:?}, expected {:?}", src.size(), var.size())));
+            }
+            var.copy_(&src.to_kind(Kind::Float));
+        }
+        Ok(())
+    })?;
+    opt.load_state(&saved).map_err(|e| ckpt_err(path, e))?;
+    let next_step = saved.get("meta.next_step").and_then(|t| i64::try_from(t).ok()).ok_or_else(|| ckpt_err(path, "meta.next_step is missing"))?;
+    let elapsed = saved.get("meta.elapsed_s").and_then(|t| f64::try_from(t).ok()).unwrap_or(0.0);
+    Ok((next_step as u64, elapsed))
 }

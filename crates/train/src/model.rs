@@ -11,11 +11,6 @@ use sweep_config::ModelConfig;
 use tch::nn::{self, Init, Module};
 use tch::{Kind, Tensor};
 
-/// Parameter groups: AdamW decays group 0 (matrices and embeddings), not group 1
-/// (biases and LayerNorm gains), as nanoGPT's configure_optimizers does.
-pub const DECAY_GROUP: usize = 0;
-pub const NO_DECAY_GROUP: usize = 1;
-
 /// nanoGPT's init: N(0, 0.02) for every matrix.
 const INIT_STD: f64 = 0.02;
 
@@ -27,8 +22,8 @@ struct Linear {
 
 impl Linear {
     fn new(p: &nn::Path, n_in: usize, n_out: usize, bias: bool, std: f64) -> Self {
-        let ws = p.set_group(DECAY_GROUP).var("weight", &[n_out as i64, n_in as i64], Init::Randn { mean: 0.0, stdev: std });
-        let bs = bias.then(|| p.set_group(NO_DECAY_GROUP).zeros("bias", &[n_out as i64]));
+        let ws = p.var("weight", &[n_out as i64, n_in as i64], Init::Randn { mean: 0.0, stdev: std });
+        let bs = bias.then(|| p.zeros("bias", &[n_out as i64]));
         Linear { ws, bs }
     }
 }
@@ -55,7 +50,6 @@ struct LayerNorm {
 
 impl LayerNorm {
     fn new(p: &nn::Path, dim: usize, bias: bool) -> Self {
-        let p = p.set_group(NO_DECAY_GROUP);
         let ws = p.ones("weight", &[dim as i64]);
         let bs = bias.then(|| p.zeros("bias", &[dim as i64]));
         LayerNorm { ws, bs, dim: dim as i64 }
@@ -171,10 +165,9 @@ impl Gpt {
     pub fn new(p: &nn::Path, cfg: &ModelConfig, vocab_size: usize) -> Self {
         let init = Init::Randn { mean: 0.0, stdev: INIT_STD };
         let e = cfg.embed_dim as i64;
-        let decay = p.set_group(DECAY_GROUP);
         Gpt {
-            wte: (&decay / "wte").var("weight", &[vocab_size as i64, e], init),
-            wpe: (&decay / "wpe").var("weight", &[cfg.block_size as i64, e], init),
+            wte: (p / "wte").var("weight", &[vocab_size as i64, e], init),
+            wpe: (p / "wpe").var("weight", &[cfg.block_size as i64, e], init),
             h: (0..cfg.n_layers).map(|i| Block::new(&(p / "h" / i), cfg)).collect(),
             ln_f: LayerNorm::new(&(p / "ln_f"), cfg.embed_dim, cfg.bias),
             dropout: cfg.dropout,

@@ -1,15 +1,18 @@
 //! The training loop: AdamW with decoupled weight decay on matrices, warmup + cosine
 //! learning rate, gradient accumulation and clipping, periodic train/val evaluation in
-//! eval mode, and divergence detection. Reports through an `Observer`; writes no files.
+//! eval mode, divergence detection, and resumable checkpoints. Reports through an
+//! `Observer`, which decides where snapshots go.
 
+use crate::checkpoint;
 use crate::error::TrainError;
-use crate::model::{Gpt, DECAY_GROUP, NO_DECAY_GROUP};
+use crate::model::Gpt;
+use crate::optim::AdamW;
 use crate::schedule::{lr_at, Schedule};
 use corpus::TokenData;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::time::Instant;
 use sweep_config::{n_params, ParamCount, RunConfig};
-use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 /// One evaluation: the numbers written to loss.csv.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,30 +25,60 @@ pub struct EvalRow {
     pub elapsed_s: f64,
 }
 
-/// Receives progress while training runs.
+/// Receives progress while training runs, and may save or stop it.
 pub trait Observer {
     fn on_eval(&mut self, row: &EvalRow);
     /// A human-readable progress line in nanoGPT's format.
     fn on_log(&mut self, _line: &str) {}
+    /// Every checkpoint_interval steps and when stopping early: a chance to save the
+    /// whole training state (`Snapshot::save`).
+    fn on_checkpoint(&mut self, _snapshot: &Snapshot) -> Result<(), TrainError> {
+        Ok(())
+    }
+    /// Polled before every step; true stops training (after a checkpoint) as Interrupted.
+    fn should_stop(&mut self) -> bool {
+        false
+    }
+}
+
+/// The training state between two steps: everything a resumed run needs.
+pub struct Snapshot<'a> {
+    /// The step the resumed run starts with (steps 0..next_step are done).
+    pub next_step: u64,
+    pub elapsed_s: f64,
+    vs: &'a nn::VarStore,
+    opt: &'a AdamW,
+}
+
+impl Snapshot<'_> {
+    pub fn save(&self, path: &std::path::Path) -> Result<(), TrainError> {
+        checkpoint::save_resume(path, self.vs, self.opt, self.next_step, self.elapsed_s)
+    }
 }
 
 /// Why training ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stop {
     Finished,
-    /// The training loss became NaN or infinite at this step.
+    /// The training loss became NaN, infinite, or exploded far above a uniform guess.
     Diverged { step: u64, loss: f64 },
+    /// `Observer::should_stop` asked to stop; the state after `next_step` steps was checkpointed.
+    Interrupted { next_step: u64 },
 }
 
 pub struct Outcome {
     pub stop: Stop,
+    /// Evaluations made by this call (a resumed run's earlier ones are not repeated).
     pub rows: Vec<EvalRow>,
     pub params: ParamCount,
     pub vocab_size: usize,
-    /// Optimizer steps taken.
+    /// Optimizer steps taken in total, including those before a resume.
     pub steps: u64,
     pub tokens_seen: u64,
+    /// Seconds of training in total, including those before a resume.
     pub train_seconds: f64,
+    /// The step this call started from (0, or where it resumed).
+    pub resumed_at: u64,
     pub vs: nn::VarStore,
     pub model: Gpt,
     pub device: Device,
@@ -54,12 +87,17 @@ pub struct Outcome {
 /// Training steps between nanoGPT-style "iter" log lines.
 const LOG_INTERVAL: u64 = 10;
 
-/// Separates the batch streams of training and of evaluation so that every evaluation
-/// of a run sees the same batches.
+/// Separates the random streams: training batches, evaluation batches and dropout.
 const EVAL_STREAM: u64 = 0x9E37_79B9_7F4A_7C15;
+const DROPOUT_STREAM: u64 = 0xD1B5_4A32_D192_ED03;
 
-/// Trains a fresh model on `data` as `cfg` says.
-pub fn train(cfg: &RunConfig, data: &TokenData, device: Device, observer: &mut dyn Observer) -> Result<Outcome, TrainError> {
+/// A loss this many times the uniform-guess loss ln(vocab) means training blew up even
+/// if it is still finite (a fresh model starts at about 1×).
+const DIVERGED_OVER_UNIFORM: f64 = 3.0;
+
+/// Trains a model on `data` as `cfg` says; from scratch, or from the training state saved
+/// at `resume_from` (an error there means that file cannot be used).
+pub fn train(cfg: &RunConfig, data: &TokenData, device: Device, observer: &mut dyn Observer, resume_from: Option<&std::path::Path>) -> Result<Outcome, TrainError> {
     let problems = cfg.problems();
     if !problems.is_empty() {
         return Err(TrainError::Config(problems.join("; ")));
@@ -73,32 +111,41 @@ pub fn train(cfg: &RunConfig, data: &TokenData, device: Device, observer: &mut d
         model.compute_kind = Kind::BFloat16;
     }
     let params = n_params(m, data.vocab_size);
+    let mut opt = AdamW::new(&vs, t);
+    let (first_step, elapsed_before) = match resume_from {
+        Some(path) => checkpoint::load_resume(path, &vs, &mut opt)?,
+        None => (0, 0.0),
+    };
+    if first_step > 0 {
+        observer.on_log(&format!("resuming at step {first_step}"));
+    }
     observer.on_log(&format!("number of parameters: {:.2}M", params.without_position() as f64 / 1e6));
-
-    let mut opt = nn::AdamW { beta1: t.beta1, beta2: t.beta2, wd: t.weight_decay, eps: 1e-8, amsgrad: false }
-        .build(&vs, t.lr)
-        .map_err(|e| TrainError::torch(0, e))?;
-    opt.zero_grad(); // registers the variables, so the groups exist
-    opt.set_weight_decay_group(DECAY_GROUP, t.weight_decay);
-    opt.set_weight_decay_group(NO_DECAY_GROUP, 0.0);
 
     let train_ids = to_tensor(&data.train, device);
     let val_ids = to_tensor(&data.val, device);
     let schedule = Schedule::from_config(t);
     let tokens_per_step = t.tokens_per_step(m.block_size);
     observer.on_log(&format!("tokens per iteration will be: {tokens_per_step}"));
+    let diverged_above = DIVERGED_OVER_UNIFORM * (data.vocab_size.max(2) as f64).ln();
 
     let start = Instant::now();
+    let elapsed = || elapsed_before + start.elapsed().as_secs_f64();
     let mut rows = Vec::new();
     let mut stop = Stop::Finished;
-    let mut steps = 0;
-    let (mut last_log, mut last_logged_steps) = (Instant::now(), 0);
-    for step in 0..=t.max_iters {
+    let mut steps = first_step;
+    let (mut last_log, mut last_logged_steps) = (Instant::now(), first_step);
+    for step in first_step..=t.max_iters {
+        if step > first_step && observer.should_stop() {
+            observer.on_checkpoint(&Snapshot { next_step: step, elapsed_s: elapsed(), vs: &vs, opt: &opt })?;
+            observer.on_log(&format!("interrupted: training state after step {step} saved"));
+            stop = Stop::Interrupted { next_step: step };
+            break;
+        }
         let lr = lr_at(step, &schedule);
         if step % t.eval_interval == 0 || step == t.max_iters {
             let train_loss = estimate_loss(&model, &train_ids, cfg, step)?;
             let val_loss = estimate_loss(&model, &val_ids, cfg, step)?;
-            let row = EvalRow { step, tokens_seen: step * tokens_per_step, lr, train_loss, val_loss, elapsed_s: start.elapsed().as_secs_f64() };
+            let row = EvalRow { step, tokens_seen: step * tokens_per_step, lr, train_loss, val_loss, elapsed_s: elapsed() };
             observer.on_log(&format!("step {step}: train loss {train_loss:.4}, val loss {val_loss:.4}"));
             observer.on_eval(&row);
             rows.push(row);
@@ -106,19 +153,25 @@ pub fn train(cfg: &RunConfig, data: &TokenData, device: Device, observer: &mut d
         if step == t.max_iters {
             break;
         }
-        opt.set_lr(lr);
+        // Every random draw of this step depends on (seed, step) only, so a resumed run
+        // replays exactly what an uninterrupted one would have done.
+        tch::manual_seed((t.seed ^ DROPOUT_STREAM).wrapping_add(step) as i64);
         let mut rng = StdRng::seed_from_u64(t.seed.wrapping_add(step));
-        let loss = train_step(&model, &mut opt, &train_ids, cfg, &mut rng).map_err(|e| TrainError::torch(step, e))?;
+        let loss = train_step(&model, &mut opt, lr, &train_ids, cfg, &mut rng).map_err(|e| TrainError::torch(step, e))?;
         steps = step + 1;
-        if step % LOG_INTERVAL == 0 || !loss.is_finite() {
-            let ms = last_log.elapsed().as_secs_f64() * 1e3 / (steps - last_logged_steps) as f64;
+        let blew_up = !loss.is_finite() || (step >= t.warmup_iters && loss > diverged_above);
+        if step % LOG_INTERVAL == 0 || blew_up {
+            let ms = last_log.elapsed().as_secs_f64() * 1e3 / (steps - last_logged_steps).max(1) as f64;
             observer.on_log(&format!("iter {step}: loss {loss:.4}, time {ms:.2}ms"));
             (last_log, last_logged_steps) = (Instant::now(), steps);
         }
-        if !loss.is_finite() {
-            observer.on_log(&format!("loss is not finite at step {step}; stopping (diverged)"));
+        if blew_up {
+            observer.on_log(&format!("loss {loss} at step {step} is not finite or above {diverged_above:.2} ({DIVERGED_OVER_UNIFORM}× the uniform-guess loss); stopping (diverged)"));
             stop = Stop::Diverged { step, loss };
             break;
+        }
+        if steps % t.checkpoint_interval() == 0 && steps < t.max_iters {
+            observer.on_checkpoint(&Snapshot { next_step: steps, elapsed_s: elapsed(), vs: &vs, opt: &opt })?;
         }
     }
     Ok(Outcome {
@@ -128,7 +181,8 @@ pub fn train(cfg: &RunConfig, data: &TokenData, device: Device, observer: &mut d
         vocab_size: data.vocab_size,
         steps,
         tokens_seen: steps * tokens_per_step,
-        train_seconds: start.elapsed().as_secs_f64(),
+        train_seconds: elapsed(),
+        resumed_at: first_step,
         vs,
         model,
         device,
@@ -155,7 +209,7 @@ fn batch(ids: &Tensor, batch_size: usize, block_size: usize, rng: &mut StdRng) -
 }
 
 /// One optimizer step over grad_accum_steps micro-batches; returns the mean loss.
-fn train_step(model: &Gpt, opt: &mut nn::Optimizer, ids: &Tensor, cfg: &RunConfig, rng: &mut StdRng) -> Result<f64, tch::TchError> {
+fn train_step(model: &Gpt, opt: &mut AdamW, lr: f64, ids: &Tensor, cfg: &RunConfig, rng: &mut StdRng) -> Result<f64, tch::TchError> {
     let t = &cfg.train;
     opt.zero_grad();
     let mut total = 0.0;
@@ -169,7 +223,7 @@ fn train_step(model: &Gpt, opt: &mut nn::Optimizer, ids: &Tensor, cfg: &RunConfi
     if t.grad_clip > 0.0 {
         opt.clip_grad_norm(t.grad_clip);
     }
-    opt.step();
+    opt.step(lr);
     Ok(total / t.grad_accum_steps as f64)
 }
 

@@ -6,6 +6,14 @@ use sweep_config::{n_params, ModelConfig, RunConfig};
 use tch::Device;
 use train::{train, EvalRow, Observer, Stop};
 
+/// libtorch's random generator is global to the process: tests that train take turns, so
+/// one test's dropout draws cannot change another's losses.
+static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[derive(Default)]
 struct Rows(Vec<EvalRow>);
 
@@ -31,11 +39,12 @@ fn tiny_run(text: &str, max_iters: u64) -> (RunConfig, TokenData, Tokenizer) {
 
 #[test]
 fn model_learns_a_repetitive_corpus() {
+    let _turn = serial();
     tch::set_num_threads(1);
     let text = "the quick brown fox jumps over the lazy dog. ".repeat(40);
     let (cfg, data, _) = tiny_run(&text, 150);
     let mut rows = Rows::default();
-    let out = train(&cfg, &data, Device::Cpu, &mut rows).unwrap();
+    let out = train(&cfg, &data, Device::Cpu, &mut rows, None).unwrap();
     assert_eq!(out.stop, Stop::Finished);
     // A model that knows nothing scores ln(vocab) nats per token (uniform guess); this
     // corpus is a fixed 45-character cycle, so a learning model goes far below that.
@@ -50,6 +59,7 @@ fn model_learns_a_repetitive_corpus() {
 
 #[test]
 fn parameter_count_matches_closed_form() {
+    let _turn = serial();
     for bias in [false, true] {
         let cfg = ModelConfig { bias, hidden_dim: Some(48), ..ModelConfig::tiny() };
         let vs = tch::nn::VarStore::new(Device::Cpu);
@@ -61,13 +71,14 @@ fn parameter_count_matches_closed_form() {
 
 #[test]
 fn same_seed_same_losses_on_cpu() {
+    let _turn = serial();
     tch::set_num_threads(1);
     let text = "abcabcabdabcabcabd hello world ".repeat(20);
     let (mut cfg, data, _) = tiny_run(&text, 30);
     cfg.model.dropout = 0.1;
     let run = |cfg: &RunConfig| {
         let mut rows = Rows::default();
-        train(cfg, &data, Device::Cpu, &mut rows).unwrap();
+        train(cfg, &data, Device::Cpu, &mut rows, None).unwrap();
         rows.0.iter().map(|r| (r.train_loss, r.val_loss)).collect::<Vec<_>>()
     };
     let a = run(&cfg);
@@ -78,10 +89,11 @@ fn same_seed_same_losses_on_cpu() {
 
 #[test]
 fn checkpoint_round_trip_and_sampling() {
+    let _turn = serial();
     tch::set_num_threads(1);
     let text = "飞鸟集 夏天的飞鸟，飞到我的窗前唱歌。".repeat(30);
     let (cfg, data, tok) = tiny_run(&text, 100);
-    let out = train(&cfg, &data, Device::Cpu, &mut Rows::default()).unwrap();
+    let out = train(&cfg, &data, Device::Cpu, &mut Rows::default(), None).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.safetensors");
     train::checkpoint::save(&out.vs, &path).unwrap();
@@ -99,6 +111,7 @@ fn checkpoint_round_trip_and_sampling() {
 
 #[test]
 fn bf16_mixed_precision_matches_float32() {
+    let _turn = serial();
     // The CUDA path computes matmuls in bf16; CPU runs the same code, so it is checked here.
     tch::manual_seed(0);
     let vs = tch::nn::VarStore::new(Device::Cpu);
@@ -114,4 +127,70 @@ fn bf16_mixed_precision_matches_float32() {
     mixed_loss.backward();
     let grads: Vec<_> = vs.trainable_variables().iter().map(|v| v.grad().kind()).collect();
     assert!(grads.iter().all(|k| *k == tch::Kind::Float), "weights and grads stay float32: {grads:?}");
+}
+
+/// Stops after `stop_after` steps, saving the snapshot it is given to `path`.
+struct StopAndSave {
+    rows: Vec<EvalRow>,
+    polls: u64,
+    stop_after: u64,
+    path: std::path::PathBuf,
+}
+
+impl Observer for StopAndSave {
+    fn on_eval(&mut self, row: &EvalRow) {
+        self.rows.push(row.clone());
+    }
+    fn on_checkpoint(&mut self, s: &train::Snapshot) -> Result<(), train::TrainError> {
+        s.save(&self.path)
+    }
+    fn should_stop(&mut self) -> bool {
+        self.polls += 1;
+        self.polls >= self.stop_after
+    }
+}
+
+#[test]
+fn resumed_training_matches_uninterrupted_training() {
+    let _turn = serial();
+    tch::set_num_threads(1);
+    let text = "abcabcabdabcabcabd hello world ".repeat(20);
+    let (mut cfg, data, _) = tiny_run(&text, 60);
+    cfg.model.dropout = 0.1;
+    cfg.train.eval_interval = 10;
+    cfg.train.checkpoint_interval = Some(7);
+    let mut whole = Rows::default();
+    let full = train(&cfg, &data, Device::Cpu, &mut whole, None).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("resume.safetensors");
+    let mut first = StopAndSave { rows: vec![], polls: 0, stop_after: 33, path: path.clone() };
+    let part = train(&cfg, &data, Device::Cpu, &mut first, None).unwrap();
+    assert_eq!(part.stop, Stop::Interrupted { next_step: 33 });
+    let mut second = Rows::default();
+    let rest = train(&cfg, &data, Device::Cpu, &mut second, Some(&path)).unwrap();
+    assert_eq!(rest.resumed_at, 33);
+    assert_eq!(rest.steps, 60);
+    let mut joined: Vec<(u64, f64, f64)> = first.rows.iter().chain(second.0.iter()).map(|r| (r.step, r.train_loss, r.val_loss)).collect();
+    joined.dedup_by_key(|r| r.0);
+    let expected: Vec<(u64, f64, f64)> = whole.0.iter().map(|r| (r.step, r.train_loss, r.val_loss)).collect();
+    assert_eq!(joined, expected, "interrupt + resume gives exactly the uninterrupted losses");
+    assert_eq!(full.steps, rest.steps);
+
+    // A damaged state file is an error naming it, not a panic.
+    std::fs::write(&path, b"not a safetensors file").unwrap();
+    let err = train(&cfg, &data, Device::Cpu, &mut Rows::default(), Some(&path)).err().unwrap().to_string();
+    assert!(err.contains("resume.safetensors") && err.contains("damaged"), "{err}");
+}
+
+#[test]
+fn an_exploding_learning_rate_is_diverged() {
+    let _turn = serial();
+    tch::set_num_threads(1);
+    let text = "the quick brown fox jumps over the lazy dog. ".repeat(40);
+    let (mut cfg, data, _) = tiny_run(&text, 100);
+    cfg.train.lr = 50.0;
+    cfg.train.grad_clip = 0.0;
+    let out = train(&cfg, &data, Device::Cpu, &mut Rows::default(), None).unwrap();
+    assert!(matches!(out.stop, Stop::Diverged { .. }), "{:?}", out.stop);
 }
