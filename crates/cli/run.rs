@@ -8,7 +8,8 @@ use corpus::{read_text, TokenData, Tokenizer};
 use std::path::Path;
 use sweep::run_dir::write_json;
 use sweep::runner::ProcessRunner;
-use sweep::scheduler::{self, Options};
+use std::sync::Arc;
+use sweep::scheduler::{self, Control, Options};
 use sweep::{Plan, Spec, Status};
 use sweep_config::{flops_per_token, n_params};
 
@@ -66,13 +67,27 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         sweep_dir.display()
     );
     let exe = std::env::current_exe().context("cannot find the sweep executable to start trials")?;
-    let runner = ProcessRunner { exe, threads_per_trial };
+    let control = Arc::new(Control::default());
+    let runner = ProcessRunner { exe, threads_per_trial, children: control.children.clone() };
     let tokenizer_json = tokenizer.to_json()?;
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let outcome = scheduler::run_sweep(&plan, &sweep_dir, &tokenizer_json, &runner, Options { jobs, retry_failed: a.retry_failed, progress })?;
-    let (done, failed, diverged) = (outcome.count(Status::Done), outcome.count(Status::Failed), outcome.count(Status::Diverged));
+    let signals = scheduler::handle_signals(control.clone())?;
+    let opts = Options { jobs, retry_failed: a.retry_failed, progress, max_retries: spec.max_retries };
+    let outcome = scheduler::run_sweep(&plan, &sweep_dir, &tokenizer_json, &runner, &control, opts);
+    signals.close();
+    let outcome = outcome?;
+    let count = |s| outcome.count(s);
+    let (done, failed, diverged, interrupted) = (count(Status::Done), count(Status::Failed), count(Status::Diverged), count(Status::Interrupted));
+    let elsewhere = if outcome.elsewhere > 0 { format!(", {} being trained by another worker", outcome.elsewhere) } else { String::new() };
+    if outcome.interrupted {
+        println!(
+            "sweep {}: interrupted: {interrupted} run(s) saved their state, {} not started; {done} done, {failed} failed, {diverged} diverged{elsewhere}; run the same command to resume",
+            plan.name, outcome.not_started
+        );
+        return Ok(exit_code::INTERRUPTED);
+    }
     println!(
-        "sweep {}: {done} done, {failed} failed, {diverged} diverged, {} skipped (finished before); report: {}",
+        "sweep {}: {done} done, {failed} failed, {diverged} diverged, {} skipped (finished before){elsewhere}; report: {}",
         plan.name,
         outcome.skipped,
         sweep_dir.join("report.md").display()

@@ -1,5 +1,7 @@
 //! `sweep trial RUN_DIR` (hidden): trains one prepared run folder in this process and
-//! writes loss.csv, model.safetensors, samples.txt, loss.png and summary.json. Any error
+//! writes loss.csv, model.safetensors, samples.txt, loss.png and summary.json. It resumes
+//! from resume.safetensors when a previous attempt left one, saves that state every
+//! checkpoint_interval steps, and on SIGINT saves it and stops as interrupted. Any error
 //! or panic becomes a failed summary; only a hard crash leaves that to the parent.
 
 use crate::args::TrialArgs;
@@ -9,6 +11,8 @@ use corpus::{read_text, TokenData, Tokenizer};
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 use sweep::loss_csv::{self, LossRow};
 use sweep::run_dir::{write_atomic, RunDir};
@@ -16,9 +20,12 @@ use sweep::{Status, Summary};
 use sweep_config::RunConfig;
 use train::{EvalRow, Observer, Outcome, Stop};
 
-/// Appends each evaluation to loss.csv and echoes progress lines to stdout (train.log).
+/// Appends each evaluation to loss.csv, echoes progress lines to stdout (train.log),
+/// saves snapshots to resume.safetensors and stops when SIGINT arrives.
 struct CsvObserver {
     path: std::path::PathBuf,
+    resume: std::path::PathBuf,
+    stop: Arc<AtomicBool>,
     error: Option<String>,
 }
 
@@ -33,16 +40,26 @@ impl Observer for CsvObserver {
         println!("{line}");
         let _ = std::io::stdout().flush();
     }
+    fn on_checkpoint(&mut self, snapshot: &train::Snapshot) -> Result<(), train::TrainError> {
+        snapshot.save(&self.resume)
+    }
+    fn should_stop(&mut self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
 }
 
 pub fn trial(a: TrialArgs) -> anyhow::Result<u8> {
+    // Die with the sweep: a `kill -9` of `sweep run` must not leave trials training alone.
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    let stop = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone()).context("installing the SIGINT handler")?;
     tch::set_num_threads(a.threads as i32);
     let dir = RunDir::new(&a.run_dir);
     let start = Instant::now();
     let config: RunConfig = serde_json::from_str(&std::fs::read_to_string(dir.config()).with_context(|| format!("reading {}", dir.config().display()))?)
         .with_context(|| format!("parsing {}", dir.config().display()))?;
     let params = read_params(&dir);
-    let result = catch_unwind(AssertUnwindSafe(|| train_and_save(&dir, &config, params.clone(), start)));
+    let result = catch_unwind(AssertUnwindSafe(|| train_and_save(&dir, &config, params.clone(), start, stop)));
     let summary = match result {
         Ok(Ok(summary)) => summary,
         Ok(Err(e)) => Summary::failed(&dir.id(), params, start.elapsed().as_secs_f64(), hint(&format!("{e:#}"))),
@@ -79,42 +96,76 @@ fn read_params(dir: &RunDir) -> indexmap::IndexMap<String, serde_json::Value> {
     }
 }
 
-fn train_and_save(dir: &RunDir, config: &RunConfig, params: indexmap::IndexMap<String, serde_json::Value>, start: Instant) -> anyhow::Result<Summary> {
+fn train_and_save(dir: &RunDir, config: &RunConfig, params: indexmap::IndexMap<String, serde_json::Value>, start: Instant, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
     let device = train::pick_device(&config.train.device)?;
     let tokenizer = Tokenizer::load(&dir.tokenizer())?;
     let data_path = Path::new(&config.data.path);
     let text = read_text(data_path)?;
     let data = TokenData::split(&tokenizer, &text, config.data.val_fraction)?;
     data.check_fits(data_path, config.model.block_size, config.data.val_fraction)?;
-    loss_csv::create(&dir.loss_csv()).with_context(|| format!("creating {}", dir.loss_csv().display()))?;
-    println!("run {} on {}: {} train tokens, {} val tokens, vocab {}", dir.id(), train::device::device_name(device), data.train.len(), data.val.len(), data.vocab_size);
+    let mut observer = CsvObserver { path: dir.loss_csv(), resume: dir.resume_state(), stop, error: None };
 
-    let mut observer = CsvObserver { path: dir.loss_csv(), error: None };
-    let out = train::train(config, &data, device, &mut observer)?;
+    // Resume from the saved state when there is one that loads; otherwise start over.
+    let mut out = None;
+    if dir.resume_state().exists() {
+        match train::checkpoint::resume_step(&dir.resume_state()) {
+            Ok(step) => {
+                loss_csv::keep_before(&dir.loss_csv(), step).with_context(|| format!("trimming {}", dir.loss_csv().display()))?;
+                println!("run {} (pid {}): resuming at step {step} on {}", dir.id(), std::process::id(), train::device::device_name(device));
+                match train::train(config, &data, device, &mut observer, Some(&dir.resume_state())) {
+                    Err(train::TrainError::Checkpoint { path, message }) if Path::new(&path) == dir.resume_state() => {
+                        println!("warning: {path}: {message}; restarting this run from scratch");
+                    }
+                    other => out = Some(other?),
+                }
+            }
+            Err(e) => println!("warning: {e:#}; restarting this run from scratch"),
+        }
+    }
+    let out = match out {
+        Some(out) => out,
+        None => {
+            loss_csv::create(&dir.loss_csv()).with_context(|| format!("creating {}", dir.loss_csv().display()))?;
+            println!(
+                "run {} (pid {}): starting at step 0 on {}: {} train tokens, {} val tokens, vocab {}",
+                dir.id(),
+                std::process::id(),
+                train::device::device_name(device),
+                data.train.len(),
+                data.val.len(),
+                data.vocab_size
+            );
+            train::train(config, &data, device, &mut observer, None)?
+        }
+    };
     if let Some(e) = observer.error {
         anyhow::bail!(e);
     }
-    let rows: Vec<LossRow> = out
-        .rows
-        .iter()
-        .map(|r| LossRow { step: r.step, tokens_seen: r.tokens_seen, lr: r.lr, train_loss: r.train_loss, val_loss: r.val_loss, elapsed_s: r.elapsed_s })
-        .collect();
-    if let Err(e) = sweep::plot::loss_curves(&dir.loss_png(), &dir.id(), &rows) {
-        println!("warning: cannot draw {}: {e:#}", dir.loss_png().display());
+    let rows = loss_csv::read(&dir.loss_csv()).with_context(|| format!("reading {}", dir.loss_csv().display()))?;
+    let tmp_png = dir.path.join("loss.tmp.png");
+    match sweep::plot::loss_curves(&tmp_png, &dir.id(), &rows).and_then(|_| Ok(std::fs::rename(&tmp_png, dir.loss_png())?)) {
+        Ok(()) => {}
+        Err(e) => println!("warning: cannot draw {}: {e:#}", dir.loss_png().display()),
     }
     let status = match out.stop {
         Stop::Finished => {
             save_checkpoint(dir, &out)?;
             write_samples(dir, config, &tokenizer, &out)?;
+            let _ = std::fs::remove_file(dir.resume_state());
+            println!("run {}: finished", dir.id());
             Status::Done
         }
         Stop::Diverged { .. } => {
             write_atomic(&dir.samples(), b"(no samples: the run diverged)\n")?;
+            let _ = std::fs::remove_file(dir.resume_state());
             Status::Diverged
         }
+        Stop::Interrupted { .. } => Status::Interrupted,
     };
-    let mut summary = summarize(dir, config, params, &out, status, data.train.len() as u64, start);
-    summary.findings = diagnose::diagnose(&sweep::evidence::from_run_dir(dir, &summary));
+    let mut summary = summarize(dir, config, params, &out, &rows, status, data.train.len() as u64, start);
+    if status != Status::Interrupted {
+        summary.findings = diagnose::diagnose(&sweep::evidence::from_run_dir(dir, &summary));
+    }
     Ok(summary)
 }
 
@@ -150,14 +201,16 @@ fn write_samples(dir: &RunDir, config: &RunConfig, tokenizer: &Tokenizer, out: &
     write_atomic(&dir.samples(), text.as_bytes())
 }
 
-fn summarize(dir: &RunDir, config: &RunConfig, params: indexmap::IndexMap<String, serde_json::Value>, out: &Outcome, status: Status, train_tokens: u64, start: Instant) -> Summary {
-    let best = out.rows.iter().filter(|r| r.val_loss.is_finite()).min_by(|a, b| a.val_loss.total_cmp(&b.val_loss));
-    let last = out.rows.last();
-    let mut s = Summary::failed(&dir.id(), params, start.elapsed().as_secs_f64(), String::new());
+fn summarize(dir: &RunDir, config: &RunConfig, params: indexmap::IndexMap<String, serde_json::Value>, out: &Outcome, rows: &[LossRow], status: Status, train_tokens: u64, start: Instant) -> Summary {
+    let best = rows.iter().filter(|r| r.val_loss.is_finite()).min_by(|a, b| a.val_loss.total_cmp(&b.val_loss));
+    let last = rows.last();
+    // A resumed run's wall time includes the training time of its earlier attempts.
+    let mut s = Summary::failed(&dir.id(), params, start.elapsed().as_secs_f64().max(out.train_seconds), String::new());
     s.status = status;
     s.error = match out.stop {
         Stop::Finished => None,
         Stop::Diverged { step, loss } => Some(format!("training loss became {loss} at step {step}; lower lr or raise warmup_iters")),
+        Stop::Interrupted { next_step } => Some(format!("interrupted after step {next_step}; its state is saved and the next `sweep run` resumes it")),
     };
     s.best_val_loss = best.map(|r| r.val_loss);
     s.best_step = best.map(|r| r.step);

@@ -4,6 +4,7 @@
 //!
 //! This crate never links libtorch; the `sweep` binary supplies the trial process.
 
+pub mod claim;
 pub mod error;
 pub mod evidence;
 pub mod loss_csv;

@@ -33,6 +33,22 @@ pub fn append(path: &Path, row: &LossRow) -> std::io::Result<()> {
     file.sync_data()
 }
 
+/// Keeps the header and the rows with step < `step` (the rows a resumed run will not
+/// produce again); a torn last line from a crash is dropped too. Rewritten atomically.
+pub fn keep_before(path: &Path, step: u64) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out = format!("{HEADER}\n");
+    for line in text.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let complete = fields.len() == HEADER.split(',').count() && fields.iter().all(|f| f.parse::<f64>().is_ok() || f.eq_ignore_ascii_case("nan") || f.contains("inf"));
+        if complete && fields[0].parse::<u64>().is_ok_and(|s| s < step) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    crate::run_dir::write_atomic(path, out.as_bytes()).map_err(std::io::Error::other)
+}
+
 pub fn read(path: &Path) -> Result<Vec<LossRow>, csv::Error> {
     csv::Reader::from_path(path)?.deserialize().collect()
 }
@@ -57,5 +73,10 @@ mod tests {
         assert_eq!(text.lines().next().unwrap(), HEADER);
         assert_eq!(text.lines().nth(2).unwrap(), "50,3200,0.001,2.5,2.7,1.5");
         assert_eq!(read(&path).unwrap(), rows);
+
+        // Resuming at step 50 drops the step-50 row and a torn line.
+        std::fs::write(&path, format!("{text}100,64")).unwrap();
+        keep_before(&path, 50).unwrap();
+        assert_eq!(read(&path).unwrap(), rows[..1]);
     }
 }

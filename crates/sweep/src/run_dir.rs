@@ -41,7 +41,11 @@ impl RunDir {
     pub fn summary(&self) -> PathBuf {
         self.path.join("summary.json")
     }
-    /// Everything the trial process printed (stdout and stderr).
+    /// The full training state (weights, optimizer, step) for resuming an unfinished run.
+    pub fn resume_state(&self) -> PathBuf {
+        self.path.join("resume.safetensors")
+    }
+    /// Everything the trial processes printed (stdout and stderr), appended across attempts.
     pub fn log(&self) -> PathBuf {
         self.path.join("train.log")
     }

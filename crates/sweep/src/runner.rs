@@ -1,12 +1,16 @@
-//! How one trial is run: `ProcessRunner` starts `sweep trial <run dir>` as a child process,
-//! so that a libtorch abort or segfault fails that run only. A run whose child died
-//! without a summary is recorded as failed with the exit status and the log's tail.
+//! How one trial is run: `ProcessRunner` starts `sweep trial <run dir>` as a child process
+//! in its own process group, so that a libtorch abort or segfault fails that run only and
+//! Ctrl-C reaches the sweep first. A run whose child died without a summary is recorded
+//! as failed with the exit status and the log's tail.
 
 use crate::plan::PlannedRun;
 use crate::run_dir::RunDir;
 use crate::summary::Summary;
+use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::Instant;
 
 pub trait TrialRunner: Sync {
@@ -14,10 +18,28 @@ pub trait TrialRunner: Sync {
     fn run(&self, run: &PlannedRun, dir: &RunDir) -> Summary;
 }
 
-/// Runs each trial as `<exe> trial <dir> --threads N`, output to the run's train.log.
+/// Running trial processes by run id, so that signals can be forwarded to them.
+#[derive(Debug, Default)]
+pub struct Children(Mutex<HashMap<String, u32>>);
+
+impl Children {
+    pub fn pids(&self) -> Vec<u32> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).values().copied().collect()
+    }
+    fn set(&self, id: &str, pid: Option<u32>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match pid {
+            Some(pid) => map.insert(id.to_string(), pid),
+            None => map.remove(id),
+        };
+    }
+}
+
+/// Runs each trial as `<exe> trial <dir> --threads N`, output appended to the run's train.log.
 pub struct ProcessRunner {
     pub exe: PathBuf,
     pub threads_per_trial: usize,
+    pub children: std::sync::Arc<Children>,
 }
 
 impl TrialRunner for ProcessRunner {
@@ -30,15 +52,12 @@ impl TrialRunner for ProcessRunner {
             }
             s
         };
-        let log = match std::fs::File::create(dir.log()) {
-            Ok(f) => f,
-            Err(e) => return fail(format!("cannot create {}: {e}", dir.log().display())),
+        let open = || std::fs::OpenOptions::new().create(true).append(true).open(dir.log());
+        let (log, err_log) = match (open(), open()) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => return fail(format!("cannot open {}: {e}", dir.log().display())),
         };
-        let err_log = match log.try_clone() {
-            Ok(f) => f,
-            Err(e) => return fail(format!("cannot open {}: {e}", dir.log().display())),
-        };
-        let status = Command::new(&self.exe)
+        let child = Command::new(&self.exe)
             .arg("trial")
             .arg(&dir.path)
             .arg("--threads")
@@ -46,10 +65,19 @@ impl TrialRunner for ProcessRunner {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err_log)
-            .status();
+            // Own process group: a terminal's Ctrl-C goes to the sweep, which forwards it once.
+            .process_group(0)
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => return fail(format!("cannot start trial process {}: {e}", self.exe.display())),
+        };
+        self.children.set(&run.id, Some(child.id()));
+        let status = child.wait();
+        self.children.set(&run.id, None);
         let status = match status {
             Ok(s) => s,
-            Err(e) => return fail(format!("cannot start trial process {}: {e}", self.exe.display())),
+            Err(e) => return fail(format!("cannot wait for the trial process: {e}")),
         };
         match dir.read_summary() {
             Some(summary) if status.success() => summary,
@@ -59,18 +87,15 @@ impl TrialRunner for ProcessRunner {
 }
 
 fn describe_exit(status: std::process::ExitStatus) -> String {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(sig) = status.signal() {
-            let name = match sig {
-                6 => " (SIGABRT: libtorch aborted)",
-                9 => " (SIGKILL: killed, often by the out-of-memory killer)",
-                11 => " (SIGSEGV: crashed)",
-                _ => "",
-            };
-            return format!("was killed by signal {sig}{name}");
-        }
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(sig) = status.signal() {
+        let name = match sig {
+            6 => " (SIGABRT: libtorch aborted)",
+            9 => " (SIGKILL: killed, often by the out-of-memory killer)",
+            11 => " (SIGSEGV: crashed)",
+            _ => "",
+        };
+        return format!("was killed by signal {sig}{name}");
     }
     match status.code() {
         Some(code) => format!("exited with code {code} without writing summary.json"),

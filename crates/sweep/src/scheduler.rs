@@ -1,16 +1,20 @@
 //! Runs a plan: skips finished runs, refuses to mix a run folder with a changed config,
-//! prepares each pending run folder, runs up to `jobs` trials at once in plan order, prints
-//! one line per finished run and rewrites the sweep report after each.
+//! claims each pending run (so several workers can share a sweep), runs up to `jobs`
+//! trials at once in plan order with retries, prints one line per finished run, rewrites
+//! the sweep report after each, and handles Ctrl-C: the first stops new trials and asks
+//! running ones to checkpoint and stop; the second stops at once.
 
+use crate::claim::{self, Claim, HEARTBEAT_SECS};
 use crate::plan::{Plan, PlannedRun};
 use crate::report;
 use crate::run_dir::{write_atomic, write_json, RunDir};
-use crate::runner::TrialRunner;
+use crate::runner::{Children, TrialRunner};
 use crate::summary::{Status, Summary};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use sweep_config::RunConfig;
 
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +25,8 @@ pub struct Options {
     pub retry_failed: bool,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// Extra attempts for a trial that fails.
+    pub max_retries: u32,
 }
 
 #[derive(Debug, Default)]
@@ -29,6 +35,12 @@ pub struct SweepOutcome {
     pub ran: Vec<Summary>,
     /// Runs left alone because they had finished before.
     pub skipped: usize,
+    /// Runs another live worker was training.
+    pub elsewhere: usize,
+    /// Runs not started because of Ctrl-C.
+    pub not_started: usize,
+    /// Ctrl-C (or SIGTERM) stopped the sweep.
+    pub interrupted: bool,
 }
 
 impl SweepOutcome {
@@ -37,35 +49,52 @@ impl SweepOutcome {
     }
 }
 
-/// The runs that still need training. Fails, before anything is trained, if a finished
-/// run folder was made with a different config than the plan now asks for.
+/// Shared between the trial threads, the signal thread and the heartbeat thread.
+#[derive(Default)]
+pub struct Control {
+    pub stopping: AtomicBool,
+    pub children: Arc<Children>,
+    claims: Mutex<Vec<Arc<Claim>>>,
+}
+
+/// The runs that still need training. Fails, before anything is trained, if a run folder
+/// holds results made with a different config than the plan now asks for.
 pub fn pending_runs<'a>(plan: &'a Plan, sweep_dir: &Path, retry_failed: bool) -> anyhow::Result<(Vec<&'a PlannedRun>, usize)> {
     let mut pending = Vec::new();
     let mut skipped = 0;
     let mut conflicts = Vec::new();
     for run in &plan.runs {
         let dir = RunDir::new(sweep_dir.join(&run.id));
-        let Some(summary) = dir.read_summary() else {
-            pending.push(run);
-            continue;
-        };
-        let old: Option<RunConfig> = std::fs::read_to_string(dir.config()).ok().and_then(|t| serde_json::from_str(&t).ok());
-        if old.as_ref() != Some(&run.config) {
-            conflicts.push(match old {
-                Some(old) => format!("{}: {}", dir.path.display(), config_diff(&old, &run.config)),
-                None => format!("{}: its config.json is missing or unreadable", dir.path.display()),
-            });
-            continue;
+        let has_results = dir.summary().exists() || dir.loss_csv().exists() || dir.resume_state().exists();
+        if has_results {
+            let old: Option<RunConfig> = std::fs::read_to_string(dir.config()).ok().and_then(|t| serde_json::from_str(&t).ok());
+            match old {
+                Some(old) if old != run.config => {
+                    conflicts.push(format!("{}: {}", dir.path.display(), config_diff(&old, &run.config)));
+                    continue;
+                }
+                None if dir.summary().exists() => {
+                    conflicts.push(format!("{}: its config.json is missing or unreadable", dir.path.display()));
+                    continue;
+                }
+                _ => {}
+            }
         }
-        if summary.status == Status::Failed && retry_failed {
-            pending.push(run);
-        } else {
-            skipped += 1;
+        match dir.read_summary() {
+            Some(s) if s.status == Status::Interrupted => pending.push(run),
+            Some(s) if s.status == Status::Failed && retry_failed => pending.push(run),
+            Some(_) => skipped += 1,
+            None => {
+                if dir.summary().exists() {
+                    println!("warning: {} is unreadable; training {} again", dir.summary().display(), run.id);
+                }
+                pending.push(run);
+            }
         }
     }
     anyhow::ensure!(
         conflicts.is_empty(),
-        "{} finished run folder(s) were trained with different settings than the spec now gives; \
+        "{} run folder(s) hold results trained with different settings than the spec now gives; \
          give the sweep a new name, or move those folders away:\n  {}",
         conflicts.len(),
         conflicts.join("\n  ")
@@ -100,7 +129,7 @@ fn flatten(c: &RunConfig) -> Vec<(String, serde_json::Value)> {
 }
 
 /// Trains every pending run of `plan` under `sweep_dir`.
-pub fn run_sweep(plan: &Plan, sweep_dir: &Path, tokenizer_json: &str, runner: &dyn TrialRunner, opts: Options) -> anyhow::Result<SweepOutcome> {
+pub fn run_sweep(plan: &Plan, sweep_dir: &Path, tokenizer_json: &str, runner: &dyn TrialRunner, control: &Control, opts: Options) -> anyhow::Result<SweepOutcome> {
     std::fs::create_dir_all(sweep_dir).with_context(|| format!("cannot create output folder {}; check the path and its permissions", sweep_dir.display()))?;
     let (pending, skipped) = pending_runs(plan, sweep_dir, opts.retry_failed)?;
     let total = pending.len();
@@ -109,43 +138,145 @@ pub fn run_sweep(plan: &Plan, sweep_dir: &Path, tokenizer_json: &str, runner: &d
     }
     let bar = ProgressBar::with_draw_target(Some(total as u64), if opts.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {elapsed} elapsed, eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
-    let ran = Mutex::new(Vec::new());
+    let outcome = Mutex::new(SweepOutcome { skipped, ..Default::default() });
+    let finished = AtomicBool::new(false);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs.max(1)).build()?;
-    pool.scope_fifo(|scope| {
-        for run in pending {
-            let (ran, bar) = (&ran, &bar);
-            scope.spawn_fifo(move |_| {
-                let dir = RunDir::new(sweep_dir.join(&run.id));
-                let summary = match prepare(run, &dir, tokenizer_json) {
-                    Ok(()) => runner.run(run, &dir),
-                    Err(e) => {
-                        let s = Summary::failed(&run.id, run.params.clone(), 0.0, format!("{e:#}"));
-                        let _ = dir.write_summary(&s);
-                        s
+    std::thread::scope(|threads| {
+        threads.spawn(|| heartbeats(control, &finished));
+        pool.scope_fifo(|scope| {
+            for run in pending {
+                let (outcome, bar) = (&outcome, &bar);
+                scope.spawn_fifo(move |_| {
+                    let result = run_one(run, sweep_dir, tokenizer_json, runner, control, opts, bar);
+                    let mut out = outcome.lock().unwrap_or_else(|e| e.into_inner());
+                    match result {
+                        Attempt::Ran(summary) => {
+                            out.ran.push(summary.clone());
+                            bar.inc(1);
+                            bar.suspend(|| println!("[{}/{total}] {}", out.ran.len(), one_line(&summary)));
+                            if let Err(e) = report::write_sweep_reports(sweep_dir) {
+                                bar.suspend(|| eprintln!("warning: cannot update the sweep report: {e:#}"));
+                            }
+                        }
+                        Attempt::Elsewhere => out.elsewhere += 1,
+                        Attempt::AlreadyDone => out.skipped += 1,
+                        Attempt::NotStarted => out.not_started += 1,
                     }
-                };
-                let mut ran = ran.lock().unwrap_or_else(|e| e.into_inner());
-                ran.push(summary.clone());
-                bar.inc(1);
-                bar.suspend(|| println!("[{}/{total}] {}", ran.len(), one_line(&summary)));
-                if let Err(e) = report::write_sweep_reports(sweep_dir) {
-                    bar.suspend(|| eprintln!("warning: cannot update the sweep report: {e:#}"));
-                }
-            });
-        }
+                });
+            }
+        });
+        finished.store(true, Ordering::SeqCst);
     });
     bar.finish_and_clear();
-    Ok(SweepOutcome { ran: ran.into_inner().unwrap_or_else(|e| e.into_inner()), skipped })
+    let mut out = outcome.into_inner().unwrap_or_else(|e| e.into_inner());
+    out.interrupted = control.stopping.load(Ordering::SeqCst);
+    Ok(out)
 }
 
-/// Makes the run folder ready for a (re)start: config.json, tokenizer.json, no old results.
-fn prepare(run: &PlannedRun, dir: &RunDir, tokenizer_json: &str) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&dir.path).with_context(|| format!("cannot create run folder {}", dir.path.display()))?;
-    for stale in [dir.summary(), dir.loss_csv(), dir.loss_png(), dir.samples(), dir.checkpoint()] {
-        match std::fs::remove_file(&stale) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e).with_context(|| format!("removing {}", stale.display())),
-            _ => {}
+enum Attempt {
+    Ran(Summary),
+    /// Another live worker holds the claim.
+    Elsewhere,
+    /// Another worker finished it in the meantime.
+    AlreadyDone,
+    /// Ctrl-C came before it started.
+    NotStarted,
+}
+
+fn run_one(run: &PlannedRun, sweep_dir: &Path, tokenizer_json: &str, runner: &dyn TrialRunner, control: &Control, opts: Options, bar: &ProgressBar) -> Attempt {
+    if control.stopping.load(Ordering::SeqCst) {
+        return Attempt::NotStarted;
+    }
+    let dir = RunDir::new(sweep_dir.join(&run.id));
+    if let Err(e) = std::fs::create_dir_all(&dir.path) {
+        return Attempt::Ran(Summary::failed(&run.id, run.params.clone(), 0.0, format!("cannot create run folder {}: {e}", dir.path.display())));
+    }
+    let claim = match claim::try_claim(&dir.path, &mut |why| bar.suspend(|| println!("taking over {}: {why}", run.id))) {
+        Ok(Some(c)) => Arc::new(c),
+        Ok(None) => return Attempt::Elsewhere,
+        Err(e) => return Attempt::Ran(Summary::failed(&run.id, run.params.clone(), 0.0, format!("cannot claim {}: {e}", dir.path.display()))),
+    };
+    // Another worker may have finished it between planning and claiming.
+    if dir.read_summary().is_some_and(|s| s.status != Status::Interrupted && !(opts.retry_failed && s.status == Status::Failed)) {
+        release(control, claim);
+        return Attempt::AlreadyDone;
+    }
+    control.claims.lock().unwrap_or_else(|e| e.into_inner()).push(claim.clone());
+    let mut attempts = 0;
+    let summary = loop {
+        attempts += 1;
+        let mut summary = match prepare(run, &dir, tokenizer_json) {
+            Ok(()) => runner.run(run, &dir),
+            Err(e) => Summary::failed(&run.id, run.params.clone(), 0.0, format!("{e:#}")),
+        };
+        summary.attempts = attempts;
+        let _ = dir.write_summary(&summary);
+        if summary.status != Status::Failed || attempts > opts.max_retries || control.stopping.load(Ordering::SeqCst) {
+            break summary;
         }
+        bar.suspend(|| println!("{} failed ({}); retrying, attempt {} of {}", run.id, summary.error.as_deref().and_then(|e| e.lines().next()).unwrap_or("?"), attempts + 1, opts.max_retries + 1));
+    };
+    release(control, claim);
+    Attempt::Ran(summary)
+}
+
+fn release(control: &Control, claim: Arc<Claim>) {
+    control.claims.lock().unwrap_or_else(|e| e.into_inner()).retain(|c| !Arc::ptr_eq(c, &claim));
+    if let Ok(claim) = Arc::try_unwrap(claim) {
+        claim.release();
+    }
+}
+
+/// Refreshes the heartbeat of every claim this worker holds until `finished`.
+fn heartbeats(control: &Control, finished: &AtomicBool) {
+    let mut ticks = 0;
+    while !finished.load(Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        ticks += 1;
+        if ticks % (HEARTBEAT_SECS * 5) == 0 {
+            let claims: Vec<Arc<Claim>> = control.claims.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            for c in claims {
+                if let Err(e) = c.heartbeat() {
+                    eprintln!("warning: cannot refresh a claim heartbeat: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Handles SIGINT and SIGTERM for the sweep: the first stops new trials and forwards
+/// SIGINT to running ones (they checkpoint and stop); the second kills them and exits.
+pub fn handle_signals(control: Arc<Control>) -> anyhow::Result<signal_hook::iterator::Handle> {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
+    let handle = signals.handle();
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            if !control.stopping.swap(true, Ordering::SeqCst) {
+                let pids = control.children.pids();
+                eprintln!("\nstopping: no new runs; {} running run(s) save their state and stop (Ctrl-C again to stop at once)", pids.len());
+                for pid in pids {
+                    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGINT);
+                }
+            } else {
+                for pid in control.children.pids() {
+                    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                }
+                eprintln!("stopped at once; runs resume from their last checkpoint on the next `sweep run`");
+                std::process::exit(130);
+            }
+        }
+    });
+    Ok(handle)
+}
+
+/// Makes the run folder ready for a (re)start: config.json and tokenizer.json; an old
+/// summary goes (the trial decides whether to resume or start over).
+fn prepare(run: &PlannedRun, dir: &RunDir, tokenizer_json: &str) -> anyhow::Result<()> {
+    match std::fs::remove_file(dir.summary()) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e).with_context(|| format!("removing {}", dir.summary().display())),
+        _ => {}
     }
     write_json(&dir.config(), &run.config)?;
     write_atomic(&dir.tokenizer(), tokenizer_json.as_bytes())
@@ -172,26 +303,26 @@ mod tests {
         Plan::build(&Spec::parse(&text).unwrap(), &text, Path::new("s.yaml")).unwrap()
     }
 
-    const OPTS: Options = Options { jobs: 2, retry_failed: false, progress: false };
+    const OPTS: Options = Options { jobs: 2, retry_failed: false, progress: false, max_retries: 0 };
 
     #[test]
     fn runs_everything_then_skips_done_and_runs_only_new() {
         let dir = tempfile::tempdir().unwrap();
         let p = plan("  lr: [0.001, 0.01]\n  dropout: [0.0, 0.1]\n");
         let runner = FakeRunner::new(&["lr1e-2_do0"]);
-        let out = run_sweep(&p, dir.path(), "{}", &runner, OPTS).unwrap();
+        let out = run_sweep(&p, dir.path(), "{}", &runner, &Control::default(), OPTS).unwrap();
         assert_eq!((out.count(Status::Done), out.count(Status::Failed), out.skipped), (3, 1, 0));
         assert!(dir.path().join("report.md").exists() && dir.path().join("report.csv").exists());
         assert!(dir.path().join("lr1e-3_do0/config.json").exists());
 
         // Rerun: nothing to do.
         let again = FakeRunner::new(&[]);
-        let out = run_sweep(&p, dir.path(), "{}", &again, OPTS).unwrap();
+        let out = run_sweep(&p, dir.path(), "{}", &again, &Control::default(), OPTS).unwrap();
         assert_eq!((out.ran.len(), out.skipped), (0, 4));
 
         // A new grid value: only the two new runs train.
         let bigger = plan("  lr: [0.001, 0.01]\n  dropout: [0.0, 0.1, 0.2]\n");
-        let out = run_sweep(&bigger, dir.path(), "{}", &again, OPTS).unwrap();
+        let out = run_sweep(&bigger, dir.path(), "{}", &again, &Control::default(), OPTS).unwrap();
         let mut calls = again.calls.lock().unwrap().clone();
         calls.sort();
         assert_eq!(calls, ["lr1e-2_do0.2", "lr1e-3_do0.2"]);
@@ -199,18 +330,18 @@ mod tests {
 
         // --retry-failed reruns the failed one only.
         let retry = FakeRunner::new(&[]);
-        run_sweep(&bigger, dir.path(), "{}", &retry, Options { retry_failed: true, ..OPTS }).unwrap();
+        run_sweep(&bigger, dir.path(), "{}", &retry, &Control::default(), Options { retry_failed: true, ..OPTS }).unwrap();
         assert_eq!(*retry.calls.lock().unwrap(), ["lr1e-2_do0"]);
     }
 
     #[test]
     fn changed_settings_are_refused_before_training() {
         let dir = tempfile::tempdir().unwrap();
-        run_sweep(&plan("  lr: [0.001]\n"), dir.path(), "{}", &FakeRunner::new(&[]), OPTS).unwrap();
+        run_sweep(&plan("  lr: [0.001]\n"), dir.path(), "{}", &FakeRunner::new(&[]), &Control::default(), OPTS).unwrap();
         let text = "name: s\ndata:\n  path: d.txt\nsettings:\n  max_iters: 20\ngrid:\n  lr: [0.001]\n";
         let changed = Plan::build(&Spec::parse(text).unwrap(), text, Path::new("s.yaml")).unwrap();
         let runner = FakeRunner::new(&[]);
-        let err = run_sweep(&changed, dir.path(), "{}", &runner, OPTS).unwrap_err().to_string();
+        let err = run_sweep(&changed, dir.path(), "{}", &runner, &Control::default(), OPTS).unwrap_err().to_string();
         assert!(err.contains("train.max_iters was 10, now 20"), "{err}");
         assert!(runner.calls.lock().unwrap().is_empty());
     }

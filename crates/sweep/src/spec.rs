@@ -24,6 +24,9 @@ pub struct Spec {
     /// Text generated at the end of each run.
     #[serde(default)]
     pub sample: SampleConfig,
+    /// Start a failed trial again up to this many times before recording it as failed.
+    #[serde(default)]
+    pub max_retries: u32,
 }
 
 impl Spec {

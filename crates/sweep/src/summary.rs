@@ -12,8 +12,14 @@ pub enum Status {
     Done,
     /// Could not train (bad data, out of memory, crash); `error` says why.
     Failed,
-    /// The loss became NaN or infinite; training stopped there.
+    /// The loss became NaN or infinite or exploded; training stopped there.
     Diverged,
+    /// Stopped by Ctrl-C after saving its training state; the next `sweep run` resumes it.
+    Interrupted,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Status {
@@ -22,6 +28,7 @@ impl Status {
             Status::Done => "done",
             Status::Failed => "failed",
             Status::Diverged => "diverged",
+            Status::Interrupted => "interrupted",
         }
     }
 }
@@ -59,6 +66,9 @@ pub struct Summary {
     pub device: Option<String>,
     /// Why the run failed or diverged.
     pub error: Option<String>,
+    /// Trial processes started for this run by the last `sweep run` (retries count).
+    #[serde(default = "one")]
+    pub attempts: u32,
     /// What the diagnosis read off this run (see the diagnose crate).
     #[serde(default)]
     pub findings: Vec<diagnose::Finding>,
@@ -88,6 +98,7 @@ impl Summary {
             gflops: None,
             device: None,
             error: Some(error),
+            attempts: 1,
             findings: Vec::new(),
         }
     }

@@ -56,3 +56,14 @@ pub fn load_resume(path: &Path, vs: &nn::VarStore, opt: &mut AdamW) -> Result<(u
     let elapsed = saved.get("meta.elapsed_s").and_then(|t| f64::try_from(t).ok()).unwrap_or(0.0);
     Ok((next_step as u64, elapsed))
 }
+
+/// The step a saved training state resumes at; an error if the file cannot be read.
+pub fn resume_step(path: &Path) -> Result<u64, TrainError> {
+    let saved = Tensor::read_safetensors(path).map_err(|e| ckpt_err(path, format!("{e}; the file is damaged")))?;
+    saved
+        .iter()
+        .find(|(name, _)| name == "meta.next_step")
+        .and_then(|(_, t)| i64::try_from(t).ok())
+        .map(|s| s as u64)
+        .ok_or_else(|| ckpt_err(path, "meta.next_step is missing; the file is damaged"))
+}

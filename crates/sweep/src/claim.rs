@@ -1,0 +1,147 @@
+//! Per-run claim files, so that several `sweep run` workers (on one machine, or on several
+//! sharing a filesystem) split a sweep without training any run twice. `claim.json` in a
+//! run folder names its owner (host, pid) and carries a heartbeat; a claim whose owner is
+//! dead (same host) or whose heartbeat is stale (any host) is taken over.
+
+use serde::{Deserialize, Serialize};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// How often an owner refreshes its heartbeat.
+pub const HEARTBEAT_SECS: u64 = 5;
+/// A heartbeat older than this means the owner is gone (12 missed beats: generous for
+/// network filesystems with coarse timestamps and for paused machines).
+pub const STALE_AFTER_SECS: u64 = 60;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimFile {
+    pub host: String,
+    pub pid: u32,
+    pub started_unix: u64,
+    pub heartbeat_unix: u64,
+}
+
+/// A claim this process holds; released (file removed) by `release`.
+#[derive(Debug)]
+pub struct Claim {
+    path: PathBuf,
+    me: ClaimFile,
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+pub fn hostname() -> String {
+    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown-host".into())
+}
+
+fn pid_alive(pid: u32) -> bool {
+    // Signal 0 checks existence; EPERM still means the process exists.
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None) {
+        Ok(()) => true,
+        Err(e) => e == nix::errno::Errno::EPERM,
+    }
+}
+
+/// Why a claim file is not ours to keep waiting on, if it is not.
+pub fn stale_reason(c: &ClaimFile, host: &str) -> Option<String> {
+    if c.host == host && !pid_alive(c.pid) {
+        return Some(format!("its owner (pid {} on {}) is not running", c.pid, c.host));
+    }
+    let age = now().saturating_sub(c.heartbeat_unix);
+    (age > STALE_AFTER_SECS).then(|| format!("its owner ({}:{}) has not sent a heartbeat for {age} s", c.host, c.pid))
+}
+
+pub fn read(dir: &Path) -> Option<ClaimFile> {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("claim.json")).ok()?).ok()
+}
+
+/// Tries to claim the run folder `dir` (which must exist). Ok(None): a live owner holds it.
+/// `on_takeover` is told when a dead owner's claim is taken over.
+pub fn try_claim(dir: &Path, on_takeover: &mut dyn FnMut(String)) -> std::io::Result<Option<Claim>> {
+    let path = dir.join("claim.json");
+    let host = hostname();
+    let me = ClaimFile { host: host.clone(), pid: std::process::id(), started_unix: now(), heartbeat_unix: now() };
+    for _ in 0..2 {
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                f.write_all(serde_json::to_string(&me)?.as_bytes())?;
+                f.sync_all()?;
+                return Ok(Some(Claim { path, me }));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        // Someone holds it. An unreadable claim is one being written right now: leave it.
+        let Some(other) = read(dir) else { return Ok(None) };
+        let Some(reason) = stale_reason(&other, &host) else { return Ok(None) };
+        // Take over by renaming the stale claim away: only one contender's rename succeeds.
+        let aside = dir.join(format!("claim.stale.{}.{}.{}", host, me.pid, now()));
+        match std::fs::rename(&path, &aside) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&aside);
+                on_takeover(reason);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+impl Claim {
+    /// Refreshes the heartbeat, if the claim is still ours.
+    pub fn heartbeat(&self) -> std::io::Result<()> {
+        match read(self.path.parent().unwrap_or(Path::new("."))) {
+            Some(c) if c.host == self.me.host && c.pid == self.me.pid => {
+                let beat = ClaimFile { heartbeat_unix: now(), ..self.me.clone() };
+                crate::run_dir::write_atomic(&self.path, serde_json::to_string(&beat)?.as_bytes()).map_err(std::io::Error::other)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Removes the claim file if it is still ours.
+    pub fn release(self) {
+        if let Some(c) = read(self.path.parent().unwrap_or(Path::new("."))) {
+            if c.host == self.me.host && c.pid == self.me.pid {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_owner_at_a_time_and_dead_owners_are_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut notes = Vec::new();
+        let claim = try_claim(dir.path(), &mut |r| notes.push(r)).unwrap().expect("first claim");
+        assert!(try_claim(dir.path(), &mut |r| notes.push(r)).unwrap().is_none(), "a live owner keeps it");
+        claim.heartbeat().unwrap();
+        claim.release();
+        assert!(!dir.path().join("claim.json").exists());
+
+        // A claim by a process that does not exist on this host is stale at once.
+        let dead = ClaimFile { host: hostname(), pid: 999_999_999, started_unix: now(), heartbeat_unix: now() };
+        std::fs::write(dir.path().join("claim.json"), serde_json::to_string(&dead).unwrap()).unwrap();
+        let taken = try_claim(dir.path(), &mut |r| notes.push(r)).unwrap();
+        assert!(taken.is_some());
+        assert!(notes.last().unwrap().contains("pid 999999999"), "{notes:?}");
+
+        // Another host's claim is stale only when its heartbeat is old.
+        taken.unwrap().release();
+        let far = ClaimFile { host: "other-host".into(), pid: 1, started_unix: 0, heartbeat_unix: now() };
+        std::fs::write(dir.path().join("claim.json"), serde_json::to_string(&far).unwrap()).unwrap();
+        assert!(try_claim(dir.path(), &mut |_| {}).unwrap().is_none());
+        let old = ClaimFile { heartbeat_unix: now() - STALE_AFTER_SECS - 5, ..far };
+        std::fs::write(dir.path().join("claim.json"), serde_json::to_string(&old).unwrap()).unwrap();
+        assert!(try_claim(dir.path(), &mut |_| {}).unwrap().is_some());
+    }
+}
