@@ -12,3 +12,6 @@ mod failures;
 
 /// `sweep diagnose` on real runs (memorising, healthy) and on a nanoGPT log.
 mod diagnose;
+
+/// Kills, Ctrl-C, several workers, crashing and diverging trials, and bad input.
+mod reliability;

@@ -58,6 +58,36 @@ impl SweepDir {
         Command::new(env!("CARGO_BIN_EXE_sweep")).args(args).current_dir(self.path()).output().expect("run sweep")
     }
 
+    /// Starts `sweep ARGS` in this folder without waiting; stdout and stderr are piped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .args(args)
+            .current_dir(self.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start sweep")
+    }
+
+    /// Pids of `sweep trial` processes working in this folder.
+    pub fn trial_pids(&self) -> Vec<u32> {
+        let needle = self.path().to_string_lossy().into_owned();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                cmd.contains(" trial ") && cmd.contains(&needle)
+            })
+            .collect()
+    }
+
+    pub fn text(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap_or_default()
+    }
+
     pub fn run_dir(&self, sweep: &str, id: &str) -> PathBuf {
         self.path().join("runs").join(sweep).join(id)
     }

@@ -209,7 +209,7 @@ fn summarize(dir: &RunDir, config: &RunConfig, params: indexmap::IndexMap<String
     s.status = status;
     s.error = match out.stop {
         Stop::Finished => None,
-        Stop::Diverged { step, loss } => Some(format!("training loss became {loss} at step {step}; lower lr or raise warmup_iters")),
+        Stop::Diverged { step, loss } => Some(format!("diverged: loss {} at step {step}; lower lr or raise warmup_iters", if loss.abs() < 1e3 { format!("{loss:.4}") } else { format!("{loss:.3e}") })),
         Stop::Interrupted { next_step } => Some(format!("interrupted after step {next_step}; its state is saved and the next `sweep run` resumes it")),
     };
     s.best_val_loss = best.map(|r| r.val_loss);

@@ -33,6 +33,7 @@ fn verb(code: &str) -> String {
 fn fmt(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
+        Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), |x| x.to_string()),
         other => other.to_string(),
     }
 }

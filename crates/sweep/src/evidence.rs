@@ -28,7 +28,8 @@ pub fn from_run_dir(dir: &RunDir, summary: &Summary) -> Evidence {
         ..Default::default()
     };
     if summary.status == Status::Diverged {
-        e.diverged = e.iters.iter().find(|i| !i.loss.is_finite()).map(|i| (i.step, i.loss));
+        // The non-finite step, else the last logged one (the loss that exploded).
+        e.diverged = e.iters.iter().find(|i| !i.loss.is_finite()).or(e.iters.last()).map(|i| (i.step, i.loss));
     }
     let Some(config) = config else { return e };
     let (m, t) = (&config.model, &config.train);

@@ -168,7 +168,7 @@ fn cells(rank: usize, s: &Summary) -> Vec<String> {
         format!("{:.1}", s.wall_seconds),
         f(s.gflops, 1),
         s.finding_codes().join(","),
-        s.error.as_deref().and_then(|e| e.lines().next()).map(|e| e.chars().take(60).collect()).unwrap_or_default(),
+        s.error.as_deref().and_then(|e| e.lines().next()).map(|e| e.chars().take(80).collect()).unwrap_or_default(),
     ]
 }
 

@@ -1,0 +1,202 @@
+use crate::util::{stderr, stdout, SweepDir};
+use std::time::{Duration, Instant};
+
+/// Spec body for runs that take one to a few seconds each, checkpointing often.
+fn slow_spec(w: &SweepDir, name: &str, max_iters: u32, grid: &str) {
+    w.write(
+        &format!("sweeps/{name}.yaml"),
+        &format!(
+            "name: {name}\ndata:\n  path: data/tiny.txt\nsettings:\n  block_size: 16\n  embed_dim: 32\n  n_layers: 2\n  n_heads: 2\n  batch_size: 8\n  \
+             max_iters: {max_iters}\n  warmup_iters: 5\n  eval_interval: 20\n  eval_iters: 2\n  checkpoint_interval: 5\nsample:\n  prompts: [\"夏天\"]\n  max_new_tokens: 5\ngrid:\n{grid}"
+        ),
+    );
+}
+
+fn ids(w: &SweepDir, sweep: &str) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(w.path().join("runs").join(sweep))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every run is done, trained to completion exactly once, with a complete loss.csv.
+fn assert_complete(w: &SweepDir, sweep: &str, n_runs: usize, max_iters: u64) {
+    let ids = ids(w, sweep);
+    assert_eq!(ids.len(), n_runs, "{ids:?}");
+    let want: Vec<u64> = (0..=max_iters).step_by(20).chain((max_iters % 20 != 0).then_some(max_iters)).collect();
+    for id in ids {
+        let s = w.summary(sweep, &id);
+        assert_eq!(s["status"], "done", "{id}: {s:#}");
+        let log = w.text(&format!("runs/{sweep}/{id}/train.log"));
+        assert_eq!(log.matches(&format!("run {id}: finished")).count(), 1, "{id} finished exactly once:\n{log}");
+        let csv = w.text(&format!("runs/{sweep}/{id}/loss.csv"));
+        let steps: Vec<u64> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+        assert_eq!(steps, want, "{id}: loss.csv steps complete and strictly increasing");
+        for leftover in ["claim.json", "resume.safetensors", "loss.tmp.png", "model.tmp.safetensors"] {
+            assert!(!w.path().join(format!("runs/{sweep}/{id}/{leftover}")).exists(), "{id}: {leftover} left behind");
+        }
+    }
+}
+
+#[test]
+fn kill_9_at_random_moments_then_rerun_loses_nothing() {
+    let w = SweepDir::new();
+    slow_spec(&w, "kill", 120, "  lr: [1e-3, 2e-3]\n  dropout: [0.0, 0.1]\n");
+    // Two kills at pseudo-random moments (from the clock), then a run to completion.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    for (i, delay_ms) in [700 + nanos % 1500, 400 + (nanos / 7) % 1500].into_iter().enumerate() {
+        let mut child = w.spawn(&["run", "sweeps/kill.yaml", "--jobs", "2"]);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // The trials die with the sweep (no orphan keeps writing).
+        wait_for(&format!("trials to die after kill {i}"), Duration::from_secs(5), || w.trial_pids().is_empty());
+    }
+    let out = w.sweep(&["run", "sweeps/kill.yaml", "--jobs", "2"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_complete(&w, "kill", 4, 120);
+    // A further rerun trains nothing.
+    let out = w.sweep(&["run", "sweeps/kill.yaml"]);
+    assert!(stdout(&out).contains("4 of 4 runs already finished; 0 to train"), "{}", stdout(&out));
+}
+
+#[test]
+fn ctrl_c_checkpoints_running_trials_and_a_rerun_resumes_them() {
+    let w = SweepDir::new();
+    slow_spec(&w, "int", 400, "  lr: [1e-3, 2e-3, 3e-3]\n");
+    let child = w.spawn(&["run", "sweeps/int.yaml", "--jobs", "2"]);
+    let progressed = |id: &str| w.text(&format!("runs/int/{id}/loss.csv")).lines().count() >= 3;
+    wait_for("two runs to make progress", Duration::from_secs(30), || progressed("lr1e-3") && progressed("lr2e-3"));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("interrupted: 2 run(s) saved their state, 1 not started"), "{text}");
+    for id in ["lr1e-3", "lr2e-3"] {
+        assert_eq!(w.summary("int", id)["status"], "interrupted");
+        assert!(w.run_dir("int", id).join("resume.safetensors").exists());
+    }
+    assert!(!w.run_dir("int", "lr3e-3").join("summary.json").exists(), "the third run never started");
+
+    let out = w.sweep(&["run", "sweeps/int.yaml", "--jobs", "2"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_complete(&w, "int", 3, 400);
+    for id in ["lr1e-3", "lr2e-3"] {
+        let log = w.text(&format!("runs/int/{id}/train.log"));
+        assert!(log.contains("resuming at step"), "{id}:\n{log}");
+        assert_eq!(log.matches("starting at step 0").count(), 1, "{id} was not restarted from scratch:\n{log}");
+    }
+}
+
+#[test]
+fn two_workers_share_a_sweep_without_training_a_run_twice() {
+    let w = SweepDir::new();
+    slow_spec(&w, "pair", 60, "  lr: [1e-3, 2e-3, 3e-3]\n  dropout: [0.0, 0.1]\n");
+    let a = w.spawn(&["run", "sweeps/pair.yaml", "--jobs", "1"]);
+    let b = w.spawn(&["run", "sweeps/pair.yaml", "--jobs", "1"]);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success(), "{}\n{}\n{}\n{}", stdout(&a), stderr(&a), stdout(&b), stderr(&b));
+    assert_complete(&w, "pair", 6, 60);
+    for id in ids(&w, "pair") {
+        let log = w.text(&format!("runs/pair/{id}/train.log"));
+        assert_eq!(log.matches("starting at step 0").count(), 1, "{id} trained by one worker only:\n{log}");
+    }
+    let trained = |o: &std::process::Output| stdout(o).lines().filter(|l| l.starts_with('[') && l.contains(" done ")).count();
+    assert_eq!(trained(&a) + trained(&b), 6, "A:\n{}\nB:\n{}", stdout(&a), stdout(&b));
+}
+
+#[test]
+fn a_diverging_lr_and_an_aborting_trial_fail_only_their_runs() {
+    let w = SweepDir::new();
+    slow_spec(&w, "faults", 300, "  lr: [1e-3, 50.0]\n  grad_clip: [0.0]\n  seed: [1, 2]\n");
+    let child = w.spawn(&["run", "sweeps/faults.yaml", "--jobs", "1"]);
+    // Abort the first trial (lr1e-3, seed 1) from outside, as a libtorch abort would.
+    let log = w.path().join("runs/faults/lr1e-3_clip0_seed1/train.log");
+    let mut pid = None;
+    wait_for("the first trial to start", Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        pid = text.split("(pid ").nth(1).and_then(|r| r.split(')').next()).and_then(|p| p.parse::<i32>().ok());
+        pid.is_some()
+    });
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid.unwrap()), nix::sys::signal::Signal::SIGABRT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+    let aborted = w.summary("faults", "lr1e-3_clip0_seed1");
+    assert_eq!(aborted["status"], "failed");
+    assert!(aborted["error"].as_str().unwrap().contains("signal 6 (SIGABRT"), "{aborted:#}");
+    assert_eq!(w.summary("faults", "lr1e-3_clip0_seed2")["status"], "done");
+    for seed in [1, 2] {
+        let s = w.summary("faults", &format!("lr50_clip0_seed{seed}"));
+        assert_eq!(s["status"], "diverged", "{s:#}");
+    }
+    assert!(stdout(&out).contains("1 done, 1 failed, 2 diverged"), "{}", stdout(&out));
+    let report = stdout(&w.sweep(&["report", "runs/faults"]));
+    assert!(report.contains("every run with lr = 50 diverged"), "{report}");
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_loses_nothing() {
+    let w = SweepDir::new();
+    w.write("data/empty.txt", "");
+    w.write("sweeps/empty.yaml", "name: e\ndata:\n  path: data/empty.txt\n");
+    let out = w.sweep(&["run", "sweeps/empty.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("data file data/empty.txt is empty"), "{}", stderr(&out));
+
+    std::fs::write(w.path().join("data/latin1.txt"), b"caf\xe9 au lait").unwrap();
+    w.write("sweeps/latin1.yaml", "name: l\ndata:\n  path: data/latin1.txt\n");
+    let err = stderr(&w.sweep(&["run", "sweeps/latin1.yaml"]));
+    assert!(err.contains("data/latin1.txt is not UTF-8 text (invalid byte at offset 3)"), "{err}");
+
+    w.write("not_a_folder", "x");
+    w.spec("ok", "  lr: [1e-3]\n");
+    let out = w.sweep(&["run", "sweeps/ok.yaml", "--out", "not_a_folder/runs"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot create output folder not_a_folder/runs"), "{}", stderr(&out));
+
+    w.write("sweeps/types.yaml", "name: t\ndata:\n  path: data/tiny.txt\nsettings:\n  max_iters: lots\n");
+    let err = stderr(&w.sweep(&["run", "sweeps/types.yaml"]));
+    assert!(err.contains("sweeps/types.yaml:5: settings.max_iters: invalid type: string \"lots\""), "{err}");
+
+    // A damaged summary.json or training state found on rerun: that run starts over, the others are untouched.
+    w.spec("dmg", "  lr: [1e-3, 2e-3]\n");
+    assert!(w.sweep(&["run", "sweeps/dmg.yaml"]).status.success());
+    let keep = w.run_dir("dmg", "lr2e-3").join("summary.json");
+    let before = std::fs::metadata(&keep).unwrap().modified().unwrap();
+    std::fs::write(w.run_dir("dmg", "lr1e-3").join("summary.json"), "{ truncated").unwrap();
+    std::fs::write(w.run_dir("dmg", "lr1e-3").join("resume.safetensors"), "garbage").unwrap();
+    let out = w.sweep(&["run", "sweeps/dmg.yaml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("summary.json is unreadable; training lr1e-3 again"), "{}", stdout(&out));
+    assert_eq!(w.summary("dmg", "lr1e-3")["status"], "done");
+    let log = w.text("runs/dmg/lr1e-3/train.log");
+    assert!(log.contains("restarting this run from scratch"), "{log}");
+    assert_eq!(std::fs::metadata(&keep).unwrap().modified().unwrap(), before);
+}
+
+#[test]
+fn max_retries_retries_a_failing_trial() {
+    let w = SweepDir::new();
+    w.write(
+        "sweeps/retry.yaml",
+        &format!("name: retry\nmax_retries: 2\ndata:\n  path: data/tiny.txt\n{}grid:\n  device: [cpu, \"cuda:99\"]\n", crate::util::TINY),
+    );
+    let out = w.sweep(&["run", "sweeps/retry.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let failed = w.summary("retry", "devicecuda-99");
+    assert_eq!((failed["status"].as_str(), failed["attempts"].as_u64()), (Some("failed"), Some(3)));
+    assert_eq!(stdout(&out).matches("retrying, attempt").count(), 2, "{}", stdout(&out));
+    assert_eq!(w.summary("retry", "devicecpu")["attempts"], 1);
+}
