@@ -52,7 +52,9 @@ pub fn trial(a: TrialArgs) -> anyhow::Result<u8> {
     // Die with the sweep: a `kill -9` of `sweep run` must not leave trials training alone.
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     let stop = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone()).context("installing the SIGINT handler")?;
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone()).context("installing the signal handlers")?;
+    }
     tch::set_num_threads(a.threads as i32);
     let dir = RunDir::new(&a.run_dir);
     let start = Instant::now();
