@@ -116,9 +116,6 @@ pub fn train(cfg: &RunConfig, data: &TokenData, device: Device, observer: &mut d
         Some(path) => checkpoint::load_resume(path, &vs, &mut opt)?,
         None => (0, 0.0),
     };
-    if first_step > 0 {
-        observer.on_log(&format!("resuming at step {first_step}"));
-    }
     observer.on_log(&format!("number of parameters: {:.2}M", params.without_position() as f64 / 1e6));
 
     let train_ids = to_tensor(&data.train, device);
