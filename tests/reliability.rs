@@ -200,3 +200,17 @@ fn max_retries_retries_a_failing_trial() {
     assert_eq!(stdout(&out).matches("retrying, attempt").count(), 2, "{}", stdout(&out));
     assert_eq!(w.summary("retry", "devicecpu")["attempts"], 1);
 }
+
+#[test]
+fn out_of_memory_fails_the_run_with_a_hint() {
+    let w = SweepDir::new();
+    // A 2,000,000-wide model needs 64 TB for one MLP matrix: the allocation fails at once.
+    w.spec("oom", "  embed_dim: [16, 2000000]\n");
+    let out = w.sweep(&["run", "sweeps/oom.yaml", "--jobs", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(w.summary("oom", "emb16")["status"], "done");
+    let s = w.summary("oom", "emb2000000");
+    assert_eq!(s["status"], "failed");
+    let error = s["error"].as_str().unwrap();
+    assert!(error.contains("out of memory") && error.contains("lower batch_size or block_size"), "{error}");
+}
