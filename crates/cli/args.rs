@@ -30,7 +30,7 @@ pub enum Command {
 pub struct RunArgs {
     /// The sweep spec, e.g. sweeps/feiniao.yaml
     pub spec: PathBuf,
-    /// Folder that receives runs/<sweep name>/
+    /// Folder that receives <sweep name>/<run id>/
     #[arg(long, default_value = "runs")]
     pub out: PathBuf,
     /// Trials at once [default: one per CPU core, or 1 on a GPU]
@@ -60,6 +60,7 @@ pub struct ReportArgs {
     /// Show only the best K runs
     #[arg(long)]
     pub top: Option<usize>,
+    /// Terminal table, Markdown, CSV or JSON
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
@@ -80,6 +81,7 @@ pub struct SampleArgs {
     /// Sample only among the K most likely tokens [default: the spec's top_k]
     #[arg(long)]
     pub top_k: Option<usize>,
+    /// Sampling seed; the same seed gives the same text
     #[arg(long, default_value_t = 1337)]
     pub seed: u64,
     /// cpu, cuda or auto
@@ -99,6 +101,7 @@ pub struct TrialArgs {
 pub struct DiagnoseArgs {
     /// A run folder, a sweep folder, or a nanoGPT-style training log file
     pub target: PathBuf,
+    /// Readable text, or JSON for scripts
     #[arg(long, value_enum, default_value_t = DiagnoseFormat::Text)]
     pub format: DiagnoseFormat,
     /// Log only: run name or claimed size (e.g. gpt2-125M), if the log has none
@@ -107,10 +110,13 @@ pub struct DiagnoseArgs {
     /// Log only: tokens per optimizer step (or give --batch-size, --block-size, --grad-accum)
     #[arg(long, help_heading = "For nanoGPT logs")]
     pub tokens_per_iter: Option<u64>,
+    /// Log only: sequences per micro-batch
     #[arg(long, help_heading = "For nanoGPT logs")]
     pub batch_size: Option<u64>,
+    /// Log only: context length in tokens
     #[arg(long, help_heading = "For nanoGPT logs")]
     pub block_size: Option<u64>,
+    /// Log only: gradient accumulation steps
     #[arg(long, help_heading = "For nanoGPT logs")]
     pub grad_accum: Option<u64>,
     /// Log only: tokens in the training split (or give --train-bin)
@@ -119,15 +125,19 @@ pub struct DiagnoseArgs {
     /// Log only: nanoGPT's train.bin (uint16 tokens); its size gives the training tokens
     #[arg(long, help_heading = "For nanoGPT logs")]
     pub train_bin: Option<PathBuf>,
+    /// Log only: dropout probability
     #[arg(long, help_heading = "For nanoGPT logs")]
     pub dropout: Option<f64>,
     /// Log only: peak learning rate (with --min-lr, --warmup-iters, --lr-decay-iters: the schedule)
     #[arg(long, help_heading = "For nanoGPT logs")]
     pub lr: Option<f64>,
+    /// Log only: learning rate at the end of the cosine decay
     #[arg(long, help_heading = "For nanoGPT logs")]
     pub min_lr: Option<f64>,
+    /// Log only: linear warmup steps
     #[arg(long, help_heading = "For nanoGPT logs")]
     pub warmup_iters: Option<u64>,
+    /// Log only: step where the cosine decay ends
     #[arg(long, help_heading = "For nanoGPT logs")]
     pub lr_decay_iters: Option<u64>,
     /// Log only: the GPU the run used (H100, H200, A100, RTX 4090, …), to rescale nanoGPT's A100-based MFU
