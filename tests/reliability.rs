@@ -39,8 +39,14 @@ fn assert_complete(w: &SweepDir, sweep: &str, n_runs: usize, max_iters: u64) {
     for id in ids {
         let s = w.summary(sweep, &id);
         assert_eq!(s["status"], "done", "{id}: {s:#}");
+        // Trained to the end once: nothing starts or resumes after a training finished.
+        // ("finished" is printed after summary.json is written, so a kill in between may drop it.)
         let log = w.text(&format!("runs/{sweep}/{id}/train.log"));
-        assert_eq!(log.matches(&format!("run {id}: finished")).count(), 1, "{id} finished exactly once:\n{log}");
+        let marker = format!("run {id}: finished");
+        assert!(log.matches(&marker).count() <= 1, "{id} finished more than once:\n{log}");
+        if let Some(after) = log.split(&marker).nth(1) {
+            assert!(!after.contains("starting at step") && !after.contains("resuming at step"), "{id} trained again after finishing:\n{log}");
+        }
         let csv = w.text(&format!("runs/{sweep}/{id}/loss.csv"));
         let steps: Vec<u64> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
         assert_eq!(steps, want, "{id}: loss.csv steps complete and strictly increasing");
@@ -53,12 +59,19 @@ fn assert_complete(w: &SweepDir, sweep: &str, n_runs: usize, max_iters: u64) {
 #[test]
 fn kill_9_at_random_moments_then_rerun_loses_nothing() {
     let w = SweepDir::new();
-    slow_spec(&w, "kill", 120, "  lr: [1e-3, 2e-3]\n  dropout: [0.0, 0.1]\n");
-    // Two kills at pseudo-random moments (from the clock), then a run to completion.
+    slow_spec(&w, "kill", 400, "  lr: [1e-3, 2e-3]\n  dropout: [0.0, 0.1]\n");
+    // Two kills at pseudo-random moments (from the clock) after training has progressed, then
+    // a run to completion.
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
-    for (i, delay_ms) in [700 + nanos % 1500, 400 + (nanos / 7) % 1500].into_iter().enumerate() {
+    let rows = || -> usize {
+        let dir = w.path().join("runs/kill");
+        std::fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok()).map(|e| std::fs::read_to_string(e.path().join("loss.csv")).unwrap_or_default().lines().count()).sum()).unwrap_or(0)
+    };
+    for (i, extra_ms) in [nanos % 600, (nanos / 1000) % 600].into_iter().enumerate() {
+        let before = rows();
         let mut child = w.spawn(&["run", "sweeps/kill.yaml", "--jobs", "2"]);
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        wait_for("training to progress", Duration::from_secs(60), || rows() >= before + 3);
+        std::thread::sleep(Duration::from_millis(extra_ms));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         // The trials die with the sweep (no orphan keeps writing).
@@ -66,7 +79,9 @@ fn kill_9_at_random_moments_then_rerun_loses_nothing() {
     }
     let out = w.sweep(&["run", "sweeps/kill.yaml", "--jobs", "2"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    assert_complete(&w, "kill", 4, 120);
+    assert_complete(&w, "kill", 4, 400);
+    let resumed = ids(&w, "kill").iter().filter(|id| w.text(&format!("runs/kill/{id}/train.log")).contains("resuming at step")).count();
+    assert!(resumed >= 1, "the kills landed mid-training, so some run resumed from a checkpoint");
     // A further rerun trains nothing.
     let out = w.sweep(&["run", "sweeps/kill.yaml"]);
     assert!(stdout(&out).contains("4 of 4 runs already finished; 0 to train"), "{}", stdout(&out));

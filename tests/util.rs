@@ -69,9 +69,9 @@ impl SweepDir {
             .expect("start sweep")
     }
 
-    /// Pids of `sweep trial` processes working in this folder.
+    /// Pids of `sweep trial` processes started in this folder.
     pub fn trial_pids(&self) -> Vec<u32> {
-        let needle = self.path().to_string_lossy().into_owned();
+        let here = self.path().canonicalize().unwrap();
         std::fs::read_dir("/proc")
             .unwrap()
             .filter_map(|e| e.ok())
@@ -79,7 +79,8 @@ impl SweepDir {
             .filter(|pid| {
                 let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
                 let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-                cmd.contains(" trial ") && cmd.contains(&needle)
+                let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
+                cmd.contains(" trial ") && cwd.as_deref() == Some(here.as_path())
             })
             .collect()
     }

@@ -49,8 +49,6 @@ impl Observer for CsvObserver {
 }
 
 pub fn trial(a: TrialArgs) -> anyhow::Result<u8> {
-    // Die with the sweep: a `kill -9` of `sweep run` must not leave trials training alone.
-    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, stop.clone()).context("installing the signal handlers")?;
@@ -74,6 +72,14 @@ pub fn trial(a: TrialArgs) -> anyhow::Result<u8> {
         println!("run {}: {e}", summary.status.as_str());
     }
     dir.write_summary(&summary)?;
+    // Only now is the run finished for good: its training state may go. (Removed earlier, a
+    // kill between the two would make the next `sweep run` train it again from scratch.)
+    if matches!(summary.status, Status::Done | Status::Diverged) {
+        let _ = std::fs::remove_file(dir.resume_state());
+    }
+    if summary.status == Status::Done {
+        println!("run {}: finished", dir.id());
+    }
     Ok(exit_code::OK)
 }
 
@@ -153,13 +159,10 @@ fn train_and_save(dir: &RunDir, config: &RunConfig, params: indexmap::IndexMap<S
         Stop::Finished => {
             save_checkpoint(dir, &out)?;
             write_samples(dir, config, &tokenizer, &out)?;
-            let _ = std::fs::remove_file(dir.resume_state());
-            println!("run {}: finished", dir.id());
             Status::Done
         }
         Stop::Diverged { .. } => {
             write_atomic(&dir.samples(), b"(no samples: the run diverged)\n")?;
-            let _ = std::fs::remove_file(dir.resume_state());
             Status::Diverged
         }
         Stop::Interrupted { .. } => Status::Interrupted,

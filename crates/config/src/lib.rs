@@ -5,9 +5,11 @@
 //! builds `RunConfig`s from a spec, the train crate consumes them.
 
 mod arith;
+pub mod schedule;
 mod settings;
 
 pub use arith::{flops_per_token, n_params, ParamCount};
+pub use schedule::{lr_at, Schedule};
 pub use settings::{SettingError, SETTING_NAMES};
 
 use serde::{Deserialize, Serialize};

@@ -20,28 +20,7 @@ pub struct Iter {
     pub mfu: Option<f64>,
 }
 
-/// nanoGPT's get_lr schedule.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Schedule {
-    pub lr: f64,
-    pub min_lr: f64,
-    pub warmup_iters: u64,
-    pub lr_decay_iters: u64,
-}
-
-impl Schedule {
-    /// Learning rate at `step`, as nanoGPT's get_lr computes it.
-    pub fn lr_at(&self, step: u64) -> f64 {
-        if step < self.warmup_iters {
-            return self.lr * (step + 1) as f64 / (self.warmup_iters + 1) as f64;
-        }
-        if step >= self.lr_decay_iters {
-            return self.min_lr;
-        }
-        let ratio = (step - self.warmup_iters) as f64 / (self.lr_decay_iters - self.warmup_iters).max(1) as f64;
-        self.min_lr + 0.5 * (1.0 + (std::f64::consts::PI * ratio).cos()) * (self.lr - self.min_lr)
-    }
-}
+pub use sweep_config::Schedule;
 
 /// Parameter counts. `total` counts every trainable parameter once (tied head).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -21,7 +21,7 @@ fn verb(code: &str) -> String {
         "plateau" => "plateaued".into(),
         "lr_high_at_plateau" => "plateaued with the learning rate still high".into(),
         "epochs" => "repeated the data more than 10 times".into(),
-        "data_starved" => "ran short of data (data-starved)".into(),
+        "data_starved" => "had far too little data for their size".into(),
         "undertrained" => "stopped far short of 20 tokens per parameter (undertrained)".into(),
         "saturated" => "trained far past 20 tokens per parameter (saturated)".into(),
         "loss_spikes" => "had loss spikes".into(),

@@ -57,7 +57,8 @@ impl TrialRunner for ProcessRunner {
             (Ok(a), Ok(b)) => (a, b),
             (Err(e), _) | (_, Err(e)) => return fail(format!("cannot open {}: {e}", dir.log().display())),
         };
-        let child = Command::new(&self.exe)
+        let mut command = Command::new(&self.exe);
+        command
             .arg("trial")
             .arg(&dir.path)
             .arg("--threads")
@@ -66,8 +67,22 @@ impl TrialRunner for ProcessRunner {
             .stdout(log)
             .stderr(err_log)
             // Own process group: a terminal's Ctrl-C goes to the sweep, which forwards it once.
-            .process_group(0)
-            .spawn();
+            .process_group(0);
+        let sweep_pid = std::process::id();
+        // SAFETY: runs in the forked child before exec and only makes the prctl and getppid
+        // system calls, which are async-signal-safe.
+        let child = unsafe {
+            command.pre_exec(move || {
+                // Die with the sweep: a `kill -9` of `sweep run` must not leave a trial
+                // training on, unsupervised. Set before exec, so there is no window.
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(std::io::Error::from)?;
+                if nix::unistd::getppid().as_raw() as u32 != sweep_pid {
+                    return Err(std::io::Error::other("the sweep exited before its trial started"));
+                }
+                Ok(())
+            })
+        }
+        .spawn();
         let mut child = match child {
             Ok(c) => c,
             Err(e) => return fail(format!("cannot start trial process {}: {e}", self.exe.display())),

@@ -83,7 +83,13 @@ pub fn pending_runs<'a>(plan: &'a Plan, sweep_dir: &Path, retry_failed: bool) ->
         match dir.read_summary() {
             Some(s) if s.status == Status::Interrupted => pending.push(run),
             Some(s) if s.status == Status::Failed && retry_failed => pending.push(run),
-            Some(_) => skipped += 1,
+            Some(_) => {
+                skipped += 1;
+                // A worker killed between finishing a run and releasing it leaves its claim.
+                if claim::read(&dir.path).is_some_and(|c| claim::stale_reason(&c, &claim::hostname()).is_some()) {
+                    let _ = std::fs::remove_file(dir.path.join("claim.json"));
+                }
+            }
             None => {
                 if dir.summary().exists() {
                     println!("warning: {} is unreadable; training {} again", dir.summary().display(), run.id);

@@ -9,7 +9,6 @@ pub mod error;
 pub mod model;
 pub mod optim;
 pub mod sample;
-pub mod schedule;
 pub mod trainer;
 
 pub use device::pick_device;

@@ -7,11 +7,10 @@ use crate::checkpoint;
 use crate::error::TrainError;
 use crate::model::Gpt;
 use crate::optim::AdamW;
-use crate::schedule::{lr_at, Schedule};
 use corpus::TokenData;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::time::Instant;
-use sweep_config::{n_params, ParamCount, RunConfig};
+use sweep_config::{lr_at, n_params, ParamCount, RunConfig, Schedule};
 use tch::{nn, Device, Kind, Tensor};
 
 /// One evaluation: the numbers written to loss.csv.

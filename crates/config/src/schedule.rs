@@ -1,6 +1,7 @@
 //! The learning-rate schedule: linear warmup, then cosine decay to min_lr (nanoGPT's get_lr).
+//! Shared by training and by diagnosis (which recomputes lr at a plateau).
 
-use sweep_config::TrainConfig;
+use crate::TrainConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Schedule {
@@ -13,6 +14,13 @@ pub struct Schedule {
 impl Schedule {
     pub fn from_config(t: &TrainConfig) -> Self {
         Schedule { lr: t.lr, min_lr: t.min_lr(), warmup_iters: t.warmup_iters, lr_decay_iters: t.lr_decay_iters() }
+    }
+}
+
+impl Schedule {
+    /// Learning rate for optimizer step `step` (0-based).
+    pub fn lr_at(&self, step: u64) -> f64 {
+        lr_at(step, self)
     }
 }
 
