@@ -3,7 +3,7 @@
 //!
 //!   cargo run --release --example train_one -- data/feiniao.txt 200
 
-use corpus::{read_text, TokenData, Tokenizer};
+use corpus::{TokenData, Tokenizer, read_text};
 use sweep_config::{ModelConfig, RunConfig};
 use train::{EvalRow, Observer};
 

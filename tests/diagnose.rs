@@ -1,4 +1,4 @@
-use crate::util::{stderr, stdout, SweepDir};
+use crate::util::{SweepDir, stderr, stdout};
 use serde_json::Value;
 
 fn codes(findings: &Value) -> Vec<String> {
@@ -40,7 +40,10 @@ fn a_big_model_on_one_sentence_overfits_and_memorises() {
 
 /// 150 KB of varied pseudo-English from a fixed seed: more text than a short run can overfit.
 fn varied_text() -> String {
-    let words = ["the", "bird", "sings", "over", "a", "quiet", "river", "where", "light", "falls", "on", "green", "leaves", "and", "stones", "wait", "for", "rain", "night", "comes", "slowly", "to", "old", "hills", "of", "summer"];
+    let words = [
+        "the", "bird", "sings", "over", "a", "quiet", "river", "where", "light", "falls", "on", "green", "leaves", "and", "stones", "wait", "for", "rain",
+        "night", "comes", "slowly", "to", "old", "hills", "of", "summer",
+    ];
     let mut x: u64 = 0x2545F4914F6CDD1D;
     let mut out = String::new();
     while out.len() < 150_000 {
@@ -48,7 +51,7 @@ fn varied_text() -> String {
         x ^= x >> 7;
         x ^= x << 17;
         out.push_str(words[(x % words.len() as u64) as usize]);
-        out.push(if x % 11 == 0 { '\n' } else { ' ' });
+        out.push(if x.is_multiple_of(11) { '\n' } else { ' ' });
     }
     out
 }

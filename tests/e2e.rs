@@ -1,4 +1,4 @@
-use crate::util::{stderr, stdout, SweepDir};
+use crate::util::{SweepDir, stderr, stdout};
 
 const IDS: [&str; 4] = ["emb16_lr1e-3", "emb16_lr1e-2", "emb32_lr1e-3", "emb32_lr1e-2"];
 

@@ -1,4 +1,4 @@
-use crate::util::{stderr, stdout, SweepDir};
+use crate::util::{SweepDir, stderr, stdout};
 
 #[test]
 fn a_failing_run_is_recorded_and_the_others_finish() {

@@ -1,4 +1,4 @@
-use crate::util::{stderr, stdout, SweepDir};
+use crate::util::{SweepDir, stderr, stdout};
 use std::time::{Duration, Instant};
 
 /// Spec body for runs that take one to a few seconds each, checkpointing often.
@@ -35,7 +35,7 @@ fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
 fn assert_complete(w: &SweepDir, sweep: &str, n_runs: usize, max_iters: u64) {
     let ids = ids(w, sweep);
     assert_eq!(ids.len(), n_runs, "{ids:?}");
-    let want: Vec<u64> = (0..=max_iters).step_by(20).chain((max_iters % 20 != 0).then_some(max_iters)).collect();
+    let want: Vec<u64> = (0..=max_iters).step_by(20).chain((!max_iters.is_multiple_of(20)).then_some(max_iters)).collect();
     for id in ids {
         let s = w.summary(sweep, &id);
         assert_eq!(s["status"], "done", "{id}: {s:#}");
@@ -65,7 +65,9 @@ fn kill_9_at_random_moments_then_rerun_loses_nothing() {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
     let rows = || -> usize {
         let dir = w.path().join("runs/kill");
-        std::fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok()).map(|e| std::fs::read_to_string(e.path().join("loss.csv")).unwrap_or_default().lines().count()).sum()).unwrap_or(0)
+        std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| std::fs::read_to_string(e.path().join("loss.csv")).unwrap_or_default().lines().count()).sum())
+            .unwrap_or(0)
     };
     for (i, extra_ms) in [nanos % 600, (nanos / 1000) % 600].into_iter().enumerate() {
         let before = rows();

@@ -8,7 +8,11 @@ pub struct SweepDir {
 
 /// A repetitive but not trivial corpus: 40 short lines of mixed Chinese and English.
 pub fn corpus() -> String {
-    let lines = ["夏天的飞鸟，飞到我的窗前唱歌，又飞去了。", "Stray birds of summer come to my window to sing and fly away.", "秋天的黄叶，它们没有什么可唱，只叹息一声，飞落在那里。"];
+    let lines = [
+        "夏天的飞鸟，飞到我的窗前唱歌，又飞去了。",
+        "Stray birds of summer come to my window to sing and fly away.",
+        "秋天的黄叶，它们没有什么可唱，只叹息一声，飞落在那里。",
+    ];
     (0..40).map(|i| lines[i % 3]).collect::<Vec<_>>().join("\n")
 }
 

@@ -1,8 +1,8 @@
 //! Command-line arguments (clap derive).
 
 use clap::{Parser, Subcommand};
-use sweep::report::Format;
 use std::path::PathBuf;
+use sweep::report::Format;
 
 #[derive(Parser, Debug)]
 #[command(name = "sweep", version, about = "Hyperparameter sweeps for small GPT language models, trained with libtorch")]

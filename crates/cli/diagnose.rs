@@ -5,10 +5,10 @@ use crate::args::{DiagnoseArgs, DiagnoseFormat};
 use crate::exit_code;
 use anyhow::Context;
 use diagnose::nanogpt_log::{Log, LogOptions};
-use diagnose::{render_text, Finding};
+use diagnose::{Finding, render_text};
 use serde_json::json;
 use std::path::Path;
-use sweep::{evidence, RunDir, Summary};
+use sweep::{RunDir, Summary, evidence};
 
 pub fn diagnose(a: DiagnoseArgs) -> anyhow::Result<u8> {
     let target = a.target.clone();
@@ -41,7 +41,12 @@ fn diagnose_run(dir: &RunDir) -> anyhow::Result<(Summary, Vec<Finding>)> {
 }
 
 fn diagnose_sweep(path: &Path, format: DiagnoseFormat) -> anyhow::Result<String> {
-    let mut dirs: Vec<_> = std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))?.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("summary.json").exists()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("summary.json").exists())
+        .collect();
     dirs.sort();
     anyhow::ensure!(!dirs.is_empty(), "{} holds no finished runs (no */summary.json)", path.display());
     let mut summaries = Vec::new();

@@ -15,7 +15,11 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
     anyhow::ensure!(!runs.is_empty(), "{} holds no finished runs (no */summary.json); run `sweep run SPEC` first", dir.display());
     let format = a.format;
     let known = runs.iter().any(|s| s.metric(&a.by).is_some());
-    anyhow::ensure!(known, "no run has a metric or parameter named {:?}; try val_loss, final_val_loss, perplexity, wall_seconds, tokens_per_second or a swept parameter", a.by);
+    anyhow::ensure!(
+        known,
+        "no run has a metric or parameter named {:?}; try val_loss, final_val_loss, perplexity, wall_seconds, tokens_per_second or a swept parameter",
+        a.by
+    );
     let opts = RankBy { by: a.by, desc: a.desc, top: a.top };
     if matches!(format, Format::Table) {
         println!("{}\n", dir.display());
@@ -26,7 +30,8 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
 
 /// The most recently modified sweep folder under `runs`.
 fn latest_sweep(runs: &Path) -> anyhow::Result<PathBuf> {
-    let entries = std::fs::read_dir(runs).with_context(|| format!("no sweep folder given and cannot read {}; pass one, e.g. `sweep report runs/feiniao`", runs.display()))?;
+    let entries = std::fs::read_dir(runs)
+        .with_context(|| format!("no sweep folder given and cannot read {}; pass one, e.g. `sweep report runs/feiniao`", runs.display()))?;
     entries
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_dir())

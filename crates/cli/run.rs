@@ -4,11 +4,11 @@
 use crate::args::RunArgs;
 use crate::exit_code;
 use anyhow::Context;
-use corpus::{read_text, TokenData, Tokenizer};
+use corpus::{TokenData, Tokenizer, read_text};
 use std::path::Path;
+use std::sync::Arc;
 use sweep::run_dir::write_json;
 use sweep::runner::ProcessRunner;
-use std::sync::Arc;
 use sweep::scheduler::{self, Control, Options};
 use sweep::{Plan, Spec, Status};
 use sweep_config::{flops_per_token, n_params};
@@ -112,7 +112,15 @@ fn print_plan(plan: &Plan, data: &TokenData, jobs: usize, threads: usize, on_gpu
         let tokens = (t.max_iters * t.tokens_per_step(m.block_size)) as f64;
         let flops = flops_per_token(m, data.vocab_size) * (tokens + eval_tokens(t, m.block_size) / 3.0);
         total_flops += flops;
-        println!("{:<44} {:>8.3}M {:>11} {:>8.2} {:>9.3} {:>8.0}", run.id, params.total as f64 / 1e6, tokens as u64, tokens / train_tokens, flops / 1e12, flops / rate);
+        println!(
+            "{:<44} {:>8.3}M {:>11} {:>8.2} {:>9.3} {:>8.0}",
+            run.id,
+            params.total as f64 / 1e6,
+            tokens as u64,
+            tokens / train_tokens,
+            flops / 1e12,
+            flops / rate
+        );
     }
     let minutes = total_flops / rate / jobs as f64 / 60.0;
     if on_gpu {

@@ -7,15 +7,15 @@
 use crate::args::TrialArgs;
 use crate::exit_code;
 use anyhow::Context;
-use corpus::{read_text, TokenData, Tokenizer};
+use corpus::{TokenData, Tokenizer, read_text};
 use std::io::Write;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use sweep::loss_csv::{self, LossRow};
-use sweep::run_dir::{write_atomic, RunDir};
+use sweep::run_dir::{RunDir, write_atomic};
 use sweep::{Status, Summary};
 use sweep_config::RunConfig;
 use train::{EvalRow, Observer, Outcome, Stop};
@@ -104,7 +104,13 @@ fn read_params(dir: &RunDir) -> indexmap::IndexMap<String, serde_json::Value> {
     }
 }
 
-fn train_and_save(dir: &RunDir, config: &RunConfig, params: indexmap::IndexMap<String, serde_json::Value>, start: Instant, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
+fn train_and_save(
+    dir: &RunDir,
+    config: &RunConfig,
+    params: indexmap::IndexMap<String, serde_json::Value>,
+    start: Instant,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<Summary> {
     let device = train::pick_device(&config.train.device)?;
     let tokenizer = Tokenizer::load(&dir.tokenizer())?;
     let data_path = Path::new(&config.data.path);
@@ -167,7 +173,7 @@ fn train_and_save(dir: &RunDir, config: &RunConfig, params: indexmap::IndexMap<S
         }
         Stop::Interrupted { .. } => Status::Interrupted,
     };
-    let mut summary = summarize(dir, config, params, &out, &rows, status, data.train.len() as u64, start);
+    let mut summary = summarize(dir, config, params, &out, &rows, data.train.len() as u64, start);
     if status != Status::Interrupted {
         summary.findings = diagnose::diagnose(&sweep::evidence::from_run_dir(dir, &summary));
     }
@@ -187,7 +193,13 @@ pub fn samples_text(config: &RunConfig, tokenizer: &Tokenizer, model: &train::Gp
     let s = &config.sample;
     let mut text = String::new();
     for (i, prompt) in prompts.iter().enumerate() {
-        text.push_str(&format!("--- sample {} (prompt {:?}, temperature {}, top_k {}) ---\n", i + 1, prompt, s.temperature, s.top_k.map_or("all".into(), |k| k.to_string())));
+        text.push_str(&format!(
+            "--- sample {} (prompt {:?}, temperature {}, top_k {}) ---\n",
+            i + 1,
+            prompt,
+            s.temperature,
+            s.top_k.map_or("all".into(), |k| k.to_string())
+        ));
         match tokenizer.encode(prompt) {
             Ok(ids) => {
                 let out = train::sample::generate(model, &ids, s.max_new_tokens, s.temperature, s.top_k, device);
@@ -206,7 +218,20 @@ fn write_samples(dir: &RunDir, config: &RunConfig, tokenizer: &Tokenizer, out: &
     write_atomic(&dir.samples(), text.as_bytes())
 }
 
-fn summarize(dir: &RunDir, config: &RunConfig, params: indexmap::IndexMap<String, serde_json::Value>, out: &Outcome, rows: &[LossRow], status: Status, train_tokens: u64, start: Instant) -> Summary {
+fn summarize(
+    dir: &RunDir,
+    config: &RunConfig,
+    params: indexmap::IndexMap<String, serde_json::Value>,
+    out: &Outcome,
+    rows: &[LossRow],
+    train_tokens: u64,
+    start: Instant,
+) -> Summary {
+    let status = match out.stop {
+        Stop::Finished => Status::Done,
+        Stop::Diverged { .. } => Status::Diverged,
+        Stop::Interrupted { .. } => Status::Interrupted,
+    };
     let best = rows.iter().filter(|r| r.val_loss.is_finite()).min_by(|a, b| a.val_loss.total_cmp(&b.val_loss));
     let last = rows.last();
     // A resumed run's wall time includes the training time of its earlier attempts.
@@ -214,7 +239,10 @@ fn summarize(dir: &RunDir, config: &RunConfig, params: indexmap::IndexMap<String
     s.status = status;
     s.error = match out.stop {
         Stop::Finished => None,
-        Stop::Diverged { step, loss } => Some(format!("diverged: loss {} at step {step}; lower lr or raise warmup_iters", if loss.abs() < 1e3 { format!("{loss:.4}") } else { format!("{loss:.3e}") })),
+        Stop::Diverged { step, loss } => Some(format!(
+            "diverged: loss {} at step {step}; lower lr or raise warmup_iters",
+            if loss.abs() < 1e3 { format!("{loss:.4}") } else { format!("{loss:.3e}") }
+        )),
         Stop::Interrupted { next_step } => Some(format!("interrupted after step {next_step}; its state is saved and the next `sweep run` resumes it")),
     };
     s.best_val_loss = best.map(|r| r.val_loss);

@@ -8,9 +8,9 @@ mod arith;
 pub mod schedule;
 mod settings;
 
-pub use arith::{flops_per_token, n_params, ParamCount};
-pub use schedule::{lr_at, Schedule};
-pub use settings::{SettingError, SETTING_NAMES};
+pub use arith::{ParamCount, flops_per_token, n_params};
+pub use schedule::{Schedule, lr_at};
+pub use settings::{SETTING_NAMES, SettingError};
 
 use serde::{Deserialize, Serialize};
 
@@ -80,15 +80,7 @@ pub struct ModelConfig {
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelConfig {
-            block_size: 64,
-            embed_dim: 128,
-            n_layers: 4,
-            n_heads: 4,
-            hidden_dim: None,
-            dropout: 0.1,
-            bias: false,
-        }
+        ModelConfig { block_size: 64, embed_dim: 128, n_layers: 4, n_heads: 4, hidden_dim: None, dropout: 0.1, bias: false }
     }
 }
 
@@ -233,7 +225,7 @@ impl RunConfig {
         need(m.n_layers > 0, "n_layers must be at least 1".into());
         need(m.n_heads > 0, "n_heads must be at least 1".into());
         need(
-            m.n_heads == 0 || (m.embed_dim > 0 && m.embed_dim % m.n_heads == 0),
+            m.n_heads == 0 || (m.embed_dim > 0 && m.embed_dim.is_multiple_of(m.n_heads)),
             format!("embed_dim {} is not divisible by n_heads {}; pick embed_dim a multiple of n_heads", m.embed_dim, m.n_heads),
         );
         need(m.hidden_dim() > 0, "hidden_dim must be at least 1".into());
@@ -258,7 +250,7 @@ impl RunConfig {
         need(self.sample.temperature > 0.0, format!("temperature {} must be positive", self.sample.temperature));
         need(self.sample.top_k != Some(0), "top_k must be at least 1 (or omitted)".into());
         if self.data.tokenizer == TokenizerKind::Bpe {
-            need(self.data.vocab_size.is_none_or(|v| v >= 256 + 1), "bpe vocab_size must be larger than 256 (the byte alphabet)".into());
+            need(self.data.vocab_size.is_none_or(|v| v > 256), "bpe vocab_size must be larger than 256 (the byte alphabet)".into());
         } else {
             need(self.data.vocab_size.is_none(), "vocab_size only applies to tokenizer: bpe".into());
             need(self.data.tokenizer_path.is_none(), "tokenizer_path only applies to tokenizer: bpe".into());

@@ -7,9 +7,29 @@ use serde_json::Value;
 /// Every setting a spec may name under `settings:` or `grid:`, model settings first.
 /// The same name is used in YAML, config.json, CSV headers and `sweep report --by`.
 pub const SETTING_NAMES: &[&str] = &[
-    "block_size", "embed_dim", "n_layers", "n_heads", "hidden_dim", "dropout", "bias",
-    "batch_size", "grad_accum_steps", "max_iters", "lr", "min_lr", "warmup_iters", "lr_decay_iters",
-    "weight_decay", "beta1", "beta2", "grad_clip", "eval_interval", "eval_iters", "checkpoint_interval", "seed", "device",
+    "block_size",
+    "embed_dim",
+    "n_layers",
+    "n_heads",
+    "hidden_dim",
+    "dropout",
+    "bias",
+    "batch_size",
+    "grad_accum_steps",
+    "max_iters",
+    "lr",
+    "min_lr",
+    "warmup_iters",
+    "lr_decay_iters",
+    "weight_decay",
+    "beta1",
+    "beta2",
+    "grad_clip",
+    "eval_interval",
+    "eval_iters",
+    "checkpoint_interval",
+    "seed",
+    "device",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]

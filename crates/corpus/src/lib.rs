@@ -8,6 +8,6 @@ mod data;
 mod error;
 mod tokenizer;
 
-pub use data::{read_text, TokenData};
+pub use data::{TokenData, read_text};
 pub use error::DataError;
 pub use tokenizer::Tokenizer;

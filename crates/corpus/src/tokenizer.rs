@@ -50,8 +50,8 @@ impl Tokenizer {
 
     /// Trains a byte-level BPE on `text` up to `vocab_size` tokens.
     pub fn train_bpe(text: &str, vocab_size: usize) -> Result<Self, DataError> {
-        use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
         use tokenizers::models::TrainerWrapper;
+        use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
         use tokenizers::pre_tokenizers::byte_level::ByteLevel;
         let byte_level = ByteLevel::new(false, true, true);
         let mut trainer: TrainerWrapper = BpeTrainerBuilder::new()
@@ -79,7 +79,15 @@ impl Tokenizer {
         match self {
             Tokenizer::Char { index, .. } => {
                 let mut unknown = BTreeSet::new();
-                let ids = text.chars().filter_map(|c| index.get(&c).copied().or_else(|| { unknown.insert(c); None })).collect();
+                let ids = text
+                    .chars()
+                    .filter_map(|c| {
+                        index.get(&c).copied().or_else(|| {
+                            unknown.insert(c);
+                            None
+                        })
+                    })
+                    .collect();
                 if unknown.is_empty() {
                     Ok(ids)
                 } else {
@@ -100,18 +108,16 @@ impl Tokenizer {
     /// Writes the tokenizer as JSON: `{"type":"char","chars":...}` or HuggingFace's format.
     pub fn to_json(&self) -> Result<String, DataError> {
         match self {
-            Tokenizer::Char { chars, .. } => {
-                serde_json::to_string(&CharFile { kind: "char".into(), chars: chars.iter().collect() }).map_err(tok_err)
-            }
+            Tokenizer::Char { chars, .. } => serde_json::to_string(&CharFile { kind: "char".into(), chars: chars.iter().collect() }).map_err(tok_err),
             Tokenizer::Bpe(t) => t.to_string(false).map_err(tok_err),
         }
     }
 
     pub fn from_json(json: &str) -> Result<Self, DataError> {
-        if let Ok(f) = serde_json::from_str::<CharFile>(json) {
-            if f.kind == "char" {
-                return Ok(Self::from_chars(f.chars.chars().collect()));
-            }
+        if let Ok(f) = serde_json::from_str::<CharFile>(json)
+            && f.kind == "char"
+        {
+            return Ok(Self::from_chars(f.chars.chars().collect()));
         }
         let t: tokenizers::Tokenizer = json.parse().map_err(tok_err)?;
         Ok(Tokenizer::Bpe(Box::new(t)))

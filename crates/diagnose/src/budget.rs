@@ -39,7 +39,12 @@ fn tokens_per_param(e: &Evidence, out: &mut Vec<Finding>) {
     let unique = e.train_tokens.map(|t| t as f64 / n);
     let c = CHINCHILLA_TOKENS_PER_PARAM;
     let fmt = |x: Option<f64>| x.map_or("unknown".to_string(), |x| format!("{x:.3}"));
-    let evidence = format!("{} parameters; {} tokens seen per parameter, {} unique training tokens per parameter; compute-optimal is about {c:.0}", n as u64, fmt(seen), fmt(unique));
+    let evidence = format!(
+        "{} parameters; {} tokens seen per parameter, {} unique training tokens per parameter; compute-optimal is about {c:.0}",
+        n as u64,
+        fmt(seen),
+        fmt(unique)
+    );
     if let Some(u) = unique.filter(|u| *u < c / FAR_FACTOR) {
         out.push(Finding::new(
             "data_starved",
@@ -100,7 +105,12 @@ fn param_count(e: &Evidence, out: &mut Vec<Finding>) {
     let Some(p) = e.params else { return };
     let m = human;
     let split = match (p.token_embedding, p.position_embedding) {
-        (Some(t), Some(pos)) => format!("{} in token embeddings (shared with the LM head), {} in position embeddings, {} in the transformer blocks", m(t), m(pos), m(p.total - t - pos)),
+        (Some(t), Some(pos)) => format!(
+            "{} in token embeddings (shared with the LM head), {} in position embeddings, {} in the transformer blocks",
+            m(t),
+            m(pos),
+            m(p.total - t - pos)
+        ),
         (None, Some(pos)) => format!("{} without position embeddings", m(p.total - pos)),
         _ => "embedding split unknown".into(),
     };
@@ -115,7 +125,11 @@ fn param_count(e: &Evidence, out: &mut Vec<Finding>) {
         out.push(Finding::new(
             "size_mismatch",
             Severity::Warning,
-            format!("the name says {label} but the model has {} parameters ({ratio:.1}× {})", m(p.total), if claimed > p.total as f64 { "fewer" } else { "more" }),
+            format!(
+                "the name says {label} but the model has {} parameters ({ratio:.1}× {})",
+                m(p.total),
+                if claimed > p.total as f64 { "fewer" } else { "more" }
+            ),
             format!("claimed {label} in {:?}; real {} total", e.name.as_deref().unwrap_or_default(), p.total),
             "check embed_dim / n_layers / n_heads against the intended size, or rename the run".into(),
         ));

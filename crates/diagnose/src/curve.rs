@@ -56,7 +56,8 @@ fn overfitting(e: &Evidence, out: &mut Vec<Finding>) -> bool {
     if !rose && !widening {
         return false;
     }
-    let gap_text = format!("val−train gap {:.3} at step {} (was {:.3} at step {})", gaps[gaps.len() - 1], last.step, tail[0], evals[evals.len() - tail.len()].step);
+    let gap_text =
+        format!("val−train gap {:.3} at step {} (was {:.3} at step {})", gaps[gaps.len() - 1], last.step, tail[0], evals[evals.len() - tail.len()].step);
     let (message, evidence) = if rose {
         (
             format!("overfitting: val loss rose {rise:.3} from its minimum {:.4} at step {} to {:.4} at step {}", best.val, best.step, last.val, last.step),
@@ -94,8 +95,17 @@ fn plateau(e: &Evidence, out: &mut Vec<Finding>) {
     out.push(Finding::new(
         "plateau",
         Severity::Warning,
-        format!("plateau: val loss improved by {:.2}% over the last {:.0}% of training; progress stopped around step {}", gain * 100.0, PLATEAU_WINDOW * 100.0, stalled.step),
-        format!("best val {best_before:.4} by step {window_start}, {best_end:.4} by step {last}; within {:.0}% of the final best from step {}", PLATEAU_REL * 100.0, stalled.step),
+        format!(
+            "plateau: val loss improved by {:.2}% over the last {:.0}% of training; progress stopped around step {}",
+            gain * 100.0,
+            PLATEAU_WINDOW * 100.0,
+            stalled.step
+        ),
+        format!(
+            "best val {best_before:.4} by step {window_start}, {best_end:.4} by step {last}; within {:.0}% of the final best from step {}",
+            PLATEAU_REL * 100.0,
+            stalled.step
+        ),
         format!("stop at step {} (max_iters={}) or change what limits the model: more data, a bigger model, a different lr", stalled.step, stalled.step),
     ));
     lr_high_at(e, stalled.step, out);
@@ -110,7 +120,9 @@ fn lr_high_at(e: &Evidence, step: u64, out: &mut Vec<Finding>) {
             Severity::Warning,
             format!("the learning rate was still {lr:.2e} ({:.0}% of its peak) when the curve flattened at step {step}", lr / s.lr * 100.0),
             format!("lr {lr:.3e} at step {step}; peak {:.3e}, min_lr {:.3e}, decay ends at step {}", s.lr, s.min_lr, s.lr_decay_iters),
-            format!("let the cosine reach its end sooner (lr_decay_iters={step}) or lower min_lr to {target:.0e}: the last stretch at low lr usually gains more"),
+            format!(
+                "let the cosine reach its end sooner (lr_decay_iters={step}) or lower min_lr to {target:.0e}: the last stretch at low lr usually gains more"
+            ),
         ));
     }
 }
@@ -128,7 +140,10 @@ fn val_below_train(e: &Evidence, out: &mut Vec<Finding>) {
     out.push(Finding::new(
         "val_below_train",
         Severity::Info,
-        format!("val loss ({:.4}) is below train loss ({:.4}) with dropout {dropout}: train loss measured with dropout active is inflated", last.val, last.train),
+        format!(
+            "val loss ({:.4}) is below train loss ({:.4}) with dropout {dropout}: train loss measured with dropout active is inflated",
+            last.val, last.train
+        ),
         format!("last {} evals: val below train by {:.3} at step {}", tail.len(), last.train - last.val, last.step),
         "compare val with train loss measured in eval mode (dropout off) before concluding anything; with a small corpus, dropout=0 is often better".into(),
     ));
@@ -136,7 +151,8 @@ fn val_below_train(e: &Evidence, out: &mut Vec<Finding>) {
 
 /// Step losses far above the recent noise.
 fn spikes(e: &Evidence, out: &mut Vec<Finding>) {
-    let losses: Vec<(u64, f64)> = if e.iters.len() > SPIKE_WINDOW { e.iters.iter().map(|i| (i.step, i.loss)).collect() } else { e.evals.iter().map(|v| (v.step, v.train)).collect() };
+    let losses: Vec<(u64, f64)> =
+        if e.iters.len() > SPIKE_WINDOW { e.iters.iter().map(|i| (i.step, i.loss)).collect() } else { e.evals.iter().map(|v| (v.step, v.train)).collect() };
     let mut found = Vec::new();
     for i in SPIKE_WINDOW.min(losses.len())..losses.len() {
         let window: Vec<f64> = losses[i - SPIKE_WINDOW..i].iter().map(|p| p.1).filter(|x| x.is_finite()).collect();
@@ -155,7 +171,10 @@ fn spikes(e: &Evidence, out: &mut Vec<Finding>) {
         "loss_spikes",
         Severity::Warning,
         format!("unstable training: {} loss spike(s) well outside the recent noise, the largest at step {step}", found.len()),
-        format!("loss {x:.4} at step {step} vs a median of {med:.4} over the {SPIKE_WINDOW} steps before it; spikes at steps {}", found.iter().map(|f| f.0.to_string()).collect::<Vec<_>>().join(", ")),
+        format!(
+            "loss {x:.4} at step {step} vs a median of {med:.4} over the {SPIKE_WINDOW} steps before it; spikes at steps {}",
+            found.iter().map(|f| f.0.to_string()).collect::<Vec<_>>().join(", ")
+        ),
         "lower lr, lengthen warmup_iters or set grad_clip=1.0; spikes that recover are harmless, spikes that grow precede divergence".into(),
     ));
 }
@@ -164,5 +183,11 @@ fn median(xs: &[f64]) -> f64 {
     let mut v = xs.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n == 0 { f64::NAN } else if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }

@@ -44,8 +44,13 @@ pub fn check(e: &Evidence, out: &mut Vec<Finding>) {
     }
     let peak = device.and_then(peak_flops);
     let (mfu, how) = match (e.tokens_per_second, e.flops_per_token, peak, logged) {
-        (Some(tps), Some(fpt), Some(peak), _) => (tps * fpt / peak, format!("{tps:.0} tokens/s × {fpt:.3e} FLOPs/token / {peak:.3e} peak FLOP/s of {}", device.unwrap_or_default())),
-        (_, _, Some(peak), Some(m)) => (m * NANOGPT_ASSUMED_PEAK / peak, format!("logged MFU {:.1}% assumes an A100 (312 TFLOP/s); rescaled to {} ({:.0} TFLOP/s)", m * 100.0, device.unwrap_or_default(), peak / 1e12)),
+        (Some(tps), Some(fpt), Some(peak), _) => {
+            (tps * fpt / peak, format!("{tps:.0} tokens/s × {fpt:.3e} FLOPs/token / {peak:.3e} peak FLOP/s of {}", device.unwrap_or_default()))
+        }
+        (_, _, Some(peak), Some(m)) => (
+            m * NANOGPT_ASSUMED_PEAK / peak,
+            format!("logged MFU {:.1}% assumes an A100 (312 TFLOP/s); rescaled to {} ({:.0} TFLOP/s)", m * 100.0, device.unwrap_or_default(), peak / 1e12),
+        ),
         (_, _, None, Some(m)) if m > 1.0 => {
             out.push(Finding::new(
                 "mfu_over_100",

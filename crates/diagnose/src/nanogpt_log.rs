@@ -87,10 +87,8 @@ impl Log {
                 if let Some(c) = assign.captures(rest.trim()) {
                     log.settings.insert(c[1].to_string(), python_value(&c[2]));
                 }
-            } else if in_config_file {
-                if let Some(c) = assign.captures(line.trim()) {
-                    log.settings.insert(c[1].to_string(), python_value(&c[2]));
-                }
+            } else if in_config_file && let Some(c) = assign.captures(line.trim()) {
+                log.settings.insert(c[1].to_string(), python_value(&c[2]));
             }
         }
         if log.evals.is_empty() {
@@ -115,8 +113,11 @@ impl Log {
         };
         let tokens_per_step = opts.tokens_per_iter.or(self.tokens_per_iter).or(from_shape);
         let lr = opts.lr.or(self.get("learning_rate"));
-        let schedule = match (lr, opts.min_lr.or(self.get("min_lr")), opts.warmup_iters.or(int("warmup_iters")), opts.lr_decay_iters.or(int("lr_decay_iters"))) {
-            (Some(lr), Some(min_lr), Some(w), Some(d)) if self.settings.get("decay_lr").is_none_or(|v| v != "False") => Some(Schedule { lr, min_lr, warmup_iters: w, lr_decay_iters: d }),
+        let schedule = match (lr, opts.min_lr.or(self.get("min_lr")), opts.warmup_iters.or(int("warmup_iters")), opts.lr_decay_iters.or(int("lr_decay_iters")))
+        {
+            (Some(lr), Some(min_lr), Some(w), Some(d)) if self.settings.get("decay_lr").is_none_or(|v| v != "False") => {
+                Some(Schedule { lr, min_lr, warmup_iters: w, lr_decay_iters: d })
+            }
             _ => None,
         };
         let position = match (block_size, int("n_embd")) {
@@ -124,7 +125,11 @@ impl Log {
             _ => None,
         };
         let params = self.params_no_pos.map(|p| Params { total: p + position.unwrap_or(0), token_embedding: None, position_embedding: position });
-        let name = opts.name.or_else(|| self.settings.get("wandb_run_name").cloned()).or_else(|| self.settings.get("out_dir").cloned()).or_else(|| Some(file_name.to_string()));
+        let name = opts
+            .name
+            .or_else(|| self.settings.get("wandb_run_name").cloned())
+            .or_else(|| self.settings.get("out_dir").cloned())
+            .or_else(|| Some(file_name.to_string()));
         Evidence {
             name,
             evals: self.evals.clone(),

@@ -56,10 +56,10 @@ pub fn patterns(runs: &[RunFindings]) -> Vec<String> {
             // Distinct values, sorted numerically when possible.
             let mut values: Vec<&Value> = Vec::new();
             for r in runs {
-                if let Some((_, v)) = r.params.iter().find(|p| p.0 == name) {
-                    if !values.contains(v) {
-                        values.push(v);
-                    }
+                if let Some((_, v)) = r.params.iter().find(|p| p.0 == name)
+                    && !values.contains(v)
+                {
+                    values.push(v);
                 }
             }
             if values.len() < 2 {
@@ -74,7 +74,8 @@ pub fn patterns(runs: &[RunFindings]) -> Vec<String> {
             }
             // A value is "in" when every run with it has the code.
             let inside: Vec<bool> = values.iter().map(|v| runs.iter().zip(&has).filter(|(r, _)| value_of(r, name) == Some(*v)).all(|(_, h)| *h)).collect();
-            let covers_all = runs.iter().zip(&has).all(|(r, h)| !h || value_of(r, name).is_some_and(|v| inside[values.iter().position(|x| *x == v).unwrap_or(0)]));
+            let covers_all =
+                runs.iter().zip(&has).all(|(r, h)| !h || value_of(r, name).is_some_and(|v| inside[values.iter().position(|x| *x == v).unwrap_or(0)]));
             let m = inside.iter().filter(|b| **b).count();
             if m == 0 || m == values.len() || !covers_all {
                 continue;

@@ -1,18 +1,20 @@
 //! Synthetic curves for each finding, and a healthy curve that triggers none of the
 //! curve-shape findings.
 
-use diagnose::{diagnose, Eval, Evidence, Iter, Params, Schedule, Severity};
+use diagnose::{Eval, Evidence, Iter, Params, Schedule, Severity, diagnose};
 
 fn codes(e: &Evidence) -> Vec<String> {
     diagnose(e).into_iter().map(|f| f.code).collect()
 }
 
 fn curve(f: impl Fn(f64) -> (f64, f64)) -> Vec<Eval> {
-    (0..=10).map(|i| {
-        let step = i * 100;
-        let (train, val) = f(step as f64);
-        Eval { step, train, val, lr: None }
-    }).collect()
+    (0..=10)
+        .map(|i| {
+            let step = i * 100;
+            let (train, val) = f(step as f64);
+            Eval { step, train, val, lr: None }
+        })
+        .collect()
 }
 
 /// Loss still falling by a few percent per eval at the end, val a little above train.
@@ -32,7 +34,11 @@ fn healthy_curve_has_no_shape_findings() {
 
 #[test]
 fn overfitting_reports_best_step_and_rise() {
-    let e = Evidence { evals: curve(|s| (3.0 - s / 400.0, if s <= 300.0 { 3.0 - s / 300.0 } else { 2.0 + (s - 300.0) / 1000.0 })), dropout: Some(0.0), ..Default::default() };
+    let e = Evidence {
+        evals: curve(|s| (3.0 - s / 400.0, if s <= 300.0 { 3.0 - s / 300.0 } else { 2.0 + (s - 300.0) / 1000.0 })),
+        dropout: Some(0.0),
+        ..Default::default()
+    };
     let f = diagnose(&e).into_iter().find(|f| f.code == "overfitting").expect("overfitting");
     assert!(f.message.contains("rose 0.700 from its minimum 2.0000 at step 300"), "{}", f.message);
     assert!(f.action.contains("stop at step 300") && f.action.contains("raise dropout"), "{}", f.action);
@@ -48,7 +54,8 @@ fn widening_gap_is_overfitting_even_while_val_still_falls() {
 
 #[test]
 fn plateau_with_lr_still_high() {
-    let mut e = Evidence { evals: curve(|s| if s < 400.0 { (4.0 - s / 200.0, 4.1 - s / 200.0) } else { (2.0, 2.1 - (s - 400.0) * 1e-6) }), ..Default::default() };
+    let mut e =
+        Evidence { evals: curve(|s| if s < 400.0 { (4.0 - s / 200.0, 4.1 - s / 200.0) } else { (2.0, 2.1 - (s - 400.0) * 1e-6) }), ..Default::default() };
     e.schedule = Some(Schedule { lr: 1e-3, min_lr: 1e-4, warmup_iters: 100, lr_decay_iters: 10_000 });
     let found = diagnose(&e);
     let plateau = found.iter().find(|f| f.code == "plateau").expect("plateau");
@@ -84,13 +91,21 @@ fn epochs_and_tokens_per_parameter() {
 
 #[test]
 fn claimed_size_that_is_not_the_real_size() {
-    let e = Evidence { name: Some("gpt2-125M".into()), params: Some(Params { total: 40_560_000, token_embedding: Some(19_300_000), position_embedding: Some(393_216) }), ..Default::default() };
+    let e = Evidence {
+        name: Some("gpt2-125M".into()),
+        params: Some(Params { total: 40_560_000, token_embedding: Some(19_300_000), position_embedding: Some(393_216) }),
+        ..Default::default()
+    };
     let found = diagnose(&e);
     let f = found.iter().find(|f| f.code == "size_mismatch").expect("size_mismatch");
     assert!(f.message.contains("the name says 125M but the model has 40.56M parameters (3.1× fewer)"), "{}", f.message);
     let p = found.iter().find(|f| f.code == "params").expect("params");
     assert!(p.evidence.contains("19.30M in token embeddings") && p.evidence.contains("393.2k in position embeddings"), "{}", p.evidence);
-    let fine = Evidence { name: Some("gpt2-124M".into()), params: Some(Params { total: 124_439_808, token_embedding: None, position_embedding: None }), ..Default::default() };
+    let fine = Evidence {
+        name: Some("gpt2-124M".into()),
+        params: Some(Params { total: 124_439_808, token_embedding: None, position_embedding: None }),
+        ..Default::default()
+    };
     assert!(!codes(&fine).contains(&"size_mismatch".to_string()));
 }
 

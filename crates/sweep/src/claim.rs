@@ -106,10 +106,11 @@ impl Claim {
 
     /// Removes the claim file if it is still ours.
     pub fn release(self) {
-        if let Some(c) = read(self.path.parent().unwrap_or(Path::new("."))) {
-            if c.host == self.me.host && c.pid == self.me.pid {
-                let _ = std::fs::remove_file(&self.path);
-            }
+        if let Some(c) = read(self.path.parent().unwrap_or(Path::new(".")))
+            && c.host == self.me.host
+            && c.pid == self.me.pid
+        {
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 }

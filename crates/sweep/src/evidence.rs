@@ -4,11 +4,11 @@
 use crate::loss_csv;
 use crate::run_dir::RunDir;
 use crate::summary::{Status, Summary};
-use corpus::{read_text, TokenData, Tokenizer};
+use corpus::{TokenData, Tokenizer, read_text};
 use diagnose::nanogpt_log::Log;
 use diagnose::{Eval, Evidence, Params, Schedule};
 use std::path::Path;
-use sweep_config::{flops_per_token, RunConfig};
+use sweep_config::{RunConfig, flops_per_token};
 
 /// Evidence for the run in `dir`; whatever cannot be read is left unknown.
 pub fn from_run_dir(dir: &RunDir, summary: &Summary) -> Evidence {
@@ -77,7 +77,11 @@ mod tests {
     fn samples_lose_headers_and_prompts() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("samples.txt");
-        std::fs::write(&path, "--- sample 1 (prompt \"夏天\", temperature 0.8, top_k 40) ---\n夏天的飞鸟\n\n--- sample 2 (prompt \"\", temperature 0.8, top_k 40) ---\nabc\n\n").unwrap();
+        std::fs::write(
+            &path,
+            "--- sample 1 (prompt \"夏天\", temperature 0.8, top_k 40) ---\n夏天的飞鸟\n\n--- sample 2 (prompt \"\", temperature 0.8, top_k 40) ---\nabc\n\n",
+        )
+        .unwrap();
         assert_eq!(read_samples(&path, &["夏天".into(), String::new()]), ["的飞鸟", "abc"]);
     }
 }

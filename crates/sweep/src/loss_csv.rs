@@ -40,7 +40,8 @@ pub fn keep_before(path: &Path, step: u64) -> std::io::Result<()> {
     let mut out = format!("{HEADER}\n");
     for line in text.lines().skip(1) {
         let fields: Vec<&str> = line.split(',').collect();
-        let complete = fields.len() == HEADER.split(',').count() && fields.iter().all(|f| f.parse::<f64>().is_ok() || f.eq_ignore_ascii_case("nan") || f.contains("inf"));
+        let complete =
+            fields.len() == HEADER.split(',').count() && fields.iter().all(|f| f.parse::<f64>().is_ok() || f.eq_ignore_ascii_case("nan") || f.contains("inf"));
         if complete && fields[0].parse::<u64>().is_ok_and(|s| s < step) {
             out.push_str(line);
             out.push('\n');

@@ -4,12 +4,12 @@
 
 use crate::error::{Problem, Problems};
 use crate::run_id::run_id;
-use crate::spec::{did_you_mean, line_of, Spec};
+use crate::spec::{Spec, did_you_mean, line_of};
 use indexmap::IndexMap;
 use itertools::Itertools;
 use serde_json::Value;
 use std::path::Path;
-use sweep_config::{RunConfig, SettingError, SETTING_NAMES};
+use sweep_config::{RunConfig, SETTING_NAMES, SettingError};
 
 /// One run of the sweep: its id, the values swept for it, and its complete config.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,7 +181,10 @@ mod tests {
         ("grid:\n  dropout: [1.0]\n", &["dropout 1 must be in [0, 1) (in every run)"]),
         (
             "settings:\n  n_heads: 3\ngrid:\n  embed_dim: [32, 48]\n  lr: [0.1, -1]\n",
-            &["embed_dim 32 is not divisible by n_heads 3; pick embed_dim a multiple of n_heads (in emb32_lr0.1, emb32_lr-1)", "lr -1 must be a positive number (in emb32_lr-1, emb48_lr-1)"],
+            &[
+                "embed_dim 32 is not divisible by n_heads 3; pick embed_dim a multiple of n_heads (in emb32_lr0.1, emb32_lr-1)",
+                "lr -1 must be a positive number (in emb32_lr-1, emb48_lr-1)",
+            ],
         ),
         ("settings:\n  lr: 0.1\ngrid:\n  lr: [0.1, 0.2]\n", &["lr is both in settings and in grid"]),
         ("grid:\n  lr: [0.1, 0.1]\n", &["grid.lr lists 0.1 twice"]),

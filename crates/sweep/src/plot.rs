@@ -41,7 +41,13 @@ pub fn loss_curves(path: &Path, title: &str, rows: &[LossRow]) -> anyhow::Result
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.8)).border_style(BLACK).label_font(("sans-serif", 16)).draw()?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .draw()?;
     root.present()?;
     Ok(())
 }
@@ -55,7 +61,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("loss.png");
         let rows: Vec<LossRow> = (0..5)
-            .map(|i| LossRow { step: i * 10, tokens_seen: i * 100, lr: 1e-3, train_loss: 4.0 - i as f64 * 0.5, val_loss: 4.1 - i as f64 * 0.4, elapsed_s: i as f64 })
+            .map(|i| LossRow {
+                step: i * 10,
+                tokens_seen: i * 100,
+                lr: 1e-3,
+                train_loss: 4.0 - i as f64 * 0.5,
+                val_loss: 4.1 - i as f64 * 0.4,
+                elapsed_s: i as f64,
+            })
             .collect();
         loss_curves(&path, "bs8_lr1e-3", &rows).unwrap();
         let bytes = std::fs::read(&path).unwrap();

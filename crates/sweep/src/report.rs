@@ -2,10 +2,10 @@
 //! the mean and best of that metric per value. Rendered as a terminal table, Markdown,
 //! CSV or JSON; `report.md` and `report.csv` are rewritten after every finished run.
 
-use crate::run_dir::{write_atomic, RunDir};
+use crate::run_dir::{RunDir, write_atomic};
 use crate::run_id::format_value;
 use crate::summary::{Status, Summary};
-use comfy_table::{presets, Table};
+use comfy_table::{Table, presets};
 
 /// A comfy-table preset with only a rule under the header: columns aligned by spaces.
 const PLAIN: &str = "     ──            ";
@@ -203,7 +203,11 @@ fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&
     let mut out = format!("{}\n{}\n", heading(&format!("{} runs ranked by {} ({order})", runs.len(), opts.by)), table(preset, header, rows));
     for effect in param_effects(runs, opts) {
         let header = vec![effect.param.clone(), "runs".into(), format!("mean {}", effect.metric), format!("best {}", effect.metric), "best run".into()];
-        let rows = effect.values.iter().map(|v| vec![format_value(&v.value), v.runs.to_string(), format!("{:.4}", v.mean), format!("{:.4}", v.best), v.best_run.clone()]).collect();
+        let rows = effect
+            .values
+            .iter()
+            .map(|v| vec![format_value(&v.value), v.runs.to_string(), format!("{:.4}", v.mean), format!("{:.4}", v.best), v.best_run.clone()])
+            .collect();
         out.push_str(&format!("\n{}\n{}\n", heading(&format!("by {}", effect.param)), table(preset, header, rows)));
         if let Some(v) = verdict(&effect, opts.desc && effect.metric == opts.by) {
             out.push_str(&format!("{v}\n"));
@@ -231,7 +235,9 @@ pub fn render(runs: &[Summary], opts: &RankBy, format: Format) -> anyhow::Result
         Format::Json => {
             let ranked = rank(runs, opts);
             let effects = param_effects(runs, opts);
-            serde_json::to_string_pretty(&serde_json::json!({ "by": opts.by, "desc": opts.desc, "runs": ranked, "by_param": effects, "across_the_sweep": sweep_picture(runs) }))? + "\n"
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "by": opts.by, "desc": opts.desc, "runs": ranked, "by_param": effects, "across_the_sweep": sweep_picture(runs) }),
+            )? + "\n"
         }
     })
 }
@@ -239,7 +245,26 @@ pub fn render(runs: &[Summary], opts: &RankBy, format: Format) -> anyhow::Result
 fn render_csv(runs: &[Summary], opts: &RankBy) -> anyhow::Result<String> {
     let params: Vec<String> = runs.first().map(|s| s.params.keys().cloned().collect()).unwrap_or_default();
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> = ["rank", "run_id", "status", "best_val_loss", "best_step", "final_val_loss", "final_train_loss", "perplexity", "n_params", "tokens_seen", "epochs", "wall_seconds", "tokens_per_second", "gflops", "findings"].iter().map(|s| s.to_string()).collect();
+    let mut header: Vec<String> = [
+        "rank",
+        "run_id",
+        "status",
+        "best_val_loss",
+        "best_step",
+        "final_val_loss",
+        "final_train_loss",
+        "perplexity",
+        "n_params",
+        "tokens_seen",
+        "epochs",
+        "wall_seconds",
+        "tokens_per_second",
+        "gflops",
+        "findings",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     header.extend(params.iter().cloned());
     header.push("error".into());
     w.write_record(&header)?;
@@ -272,7 +297,7 @@ fn render_csv(runs: &[Summary], opts: &RankBy) -> anyhow::Result<String> {
 
 /// Sweep-level statements tying findings (and failures) to parameter values.
 pub fn sweep_picture(runs: &[Summary]) -> Vec<String> {
-    use diagnose::sweep_level::{patterns, RunFindings};
+    use diagnose::sweep_level::{RunFindings, patterns};
     let view: Vec<RunFindings> = runs
         .iter()
         .map(|s| {

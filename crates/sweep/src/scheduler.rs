@@ -7,7 +7,7 @@
 use crate::claim::{self, Claim, HEARTBEAT_SECS};
 use crate::plan::{Plan, PlannedRun};
 use crate::report;
-use crate::run_dir::{write_atomic, write_json, RunDir};
+use crate::run_dir::{RunDir, write_atomic, write_json};
 use crate::runner::{Children, TrialRunner};
 use crate::summary::{Status, Summary};
 use anyhow::Context;
@@ -135,7 +135,14 @@ fn flatten(c: &RunConfig) -> Vec<(String, serde_json::Value)> {
 }
 
 /// Trains every pending run of `plan` under `sweep_dir`.
-pub fn run_sweep(plan: &Plan, sweep_dir: &Path, tokenizer_json: &str, runner: &dyn TrialRunner, control: &Control, opts: Options) -> anyhow::Result<SweepOutcome> {
+pub fn run_sweep(
+    plan: &Plan,
+    sweep_dir: &Path,
+    tokenizer_json: &str,
+    runner: &dyn TrialRunner,
+    control: &Control,
+    opts: Options,
+) -> anyhow::Result<SweepOutcome> {
     std::fs::create_dir_all(sweep_dir).with_context(|| format!("cannot create output folder {}; check the path and its permissions", sweep_dir.display()))?;
     let (pending, skipped) = pending_runs(plan, sweep_dir, opts.retry_failed)?;
     let total = pending.len();
@@ -157,7 +164,7 @@ pub fn run_sweep(plan: &Plan, sweep_dir: &Path, tokenizer_json: &str, runner: &d
                     let mut out = outcome.lock().unwrap_or_else(|e| e.into_inner());
                     match result {
                         Attempt::Ran(summary) => {
-                            out.ran.push(summary.clone());
+                            out.ran.push(*summary.clone());
                             bar.inc(1);
                             bar.suspend(|| println!("[{}/{total}] {}", out.ran.len(), one_line(&summary)));
                             if let Err(e) = report::write_sweep_reports(sweep_dir) {
@@ -180,7 +187,7 @@ pub fn run_sweep(plan: &Plan, sweep_dir: &Path, tokenizer_json: &str, runner: &d
 }
 
 enum Attempt {
-    Ran(Summary),
+    Ran(Box<Summary>),
     /// Another live worker holds the claim.
     Elsewhere,
     /// Another worker finished it in the meantime.
@@ -195,12 +202,12 @@ fn run_one(run: &PlannedRun, sweep_dir: &Path, tokenizer_json: &str, runner: &dy
     }
     let dir = RunDir::new(sweep_dir.join(&run.id));
     if let Err(e) = std::fs::create_dir_all(&dir.path) {
-        return Attempt::Ran(Summary::failed(&run.id, run.params.clone(), 0.0, format!("cannot create run folder {}: {e}", dir.path.display())));
+        return Attempt::Ran(Box::new(Summary::failed(&run.id, run.params.clone(), 0.0, format!("cannot create run folder {}: {e}", dir.path.display()))));
     }
     let claim = match claim::try_claim(&dir.path, &mut |why| bar.suspend(|| println!("taking over {}: {why}", run.id))) {
         Ok(Some(c)) => Arc::new(c),
         Ok(None) => return Attempt::Elsewhere,
-        Err(e) => return Attempt::Ran(Summary::failed(&run.id, run.params.clone(), 0.0, format!("cannot claim {}: {e}", dir.path.display()))),
+        Err(e) => return Attempt::Ran(Box::new(Summary::failed(&run.id, run.params.clone(), 0.0, format!("cannot claim {}: {e}", dir.path.display())))),
     };
     // Another worker may have finished it between planning and claiming.
     if dir.read_summary().is_some_and(|s| s.status != Status::Interrupted && !(opts.retry_failed && s.status == Status::Failed)) {
@@ -220,10 +227,18 @@ fn run_one(run: &PlannedRun, sweep_dir: &Path, tokenizer_json: &str, runner: &dy
         if summary.status != Status::Failed || attempts > opts.max_retries || control.stopping.load(Ordering::SeqCst) {
             break summary;
         }
-        bar.suspend(|| println!("{} failed ({}); retrying, attempt {} of {}", run.id, summary.error.as_deref().and_then(|e| e.lines().next()).unwrap_or("?"), attempts + 1, opts.max_retries + 1));
+        bar.suspend(|| {
+            println!(
+                "{} failed ({}); retrying, attempt {} of {}",
+                run.id,
+                summary.error.as_deref().and_then(|e| e.lines().next()).unwrap_or("?"),
+                attempts + 1,
+                opts.max_retries + 1
+            )
+        });
     };
     release(control, claim);
-    Attempt::Ran(summary)
+    Attempt::Ran(Box::new(summary))
 }
 
 fn release(control: &Control, claim: Arc<Claim>) {
@@ -253,7 +268,7 @@ fn heartbeats(control: &Control, finished: &AtomicBool) {
 /// Handles SIGINT and SIGTERM for the sweep: the first stops new trials and forwards
 /// SIGINT to running ones (they checkpoint and stop); the second kills them and exits.
 pub fn handle_signals(control: Arc<Control>) -> anyhow::Result<signal_hook::iterator::Handle> {
-    use nix::sys::signal::{kill, Signal};
+    use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
     let handle = signals.handle();

@@ -89,12 +89,11 @@ pub fn line_of(text: &str, section: &str, key: Option<&str>) -> Option<usize> {
             }
             continue;
         }
-        if in_section {
-            if let Some(key) = key {
-                if trimmed.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with(':')) {
-                    return Some(i + 1);
-                }
-            }
+        if in_section
+            && let Some(key) = key
+            && trimmed.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with(':'))
+        {
+            return Some(i + 1);
         }
     }
     None

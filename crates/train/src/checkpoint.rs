@@ -1,12 +1,12 @@
 //! Saving a trained model to safetensors and loading it back for sampling; saving and
 //! restoring the full training state (weights, AdamW moments, step) for resuming.
 
+use crate::optim::AdamW;
 use crate::{Gpt, TrainError};
+use std::collections::HashMap;
 use std::path::Path;
 use sweep_config::ModelConfig;
-use crate::optim::AdamW;
-use std::collections::HashMap;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor, nn};
 
 /// Writes the weights (nanoGPT names, e.g. `h.0.attn.c_attn.weight`) to `path`.
 pub fn save(vs: &nn::VarStore, path: &Path) -> Result<(), TrainError> {
@@ -17,7 +17,8 @@ pub fn save(vs: &nn::VarStore, path: &Path) -> Result<(), TrainError> {
 pub fn load(path: &Path, cfg: &ModelConfig, vocab_size: usize, device: Device) -> Result<(nn::VarStore, Gpt), TrainError> {
     let mut vs = nn::VarStore::new(device);
     let model = Gpt::new(&vs.root(), cfg, vocab_size);
-    vs.load(path).map_err(|e| TrainError::Checkpoint { path: path.display().to_string(), message: format!("{e}; the file is damaged or from another model shape") })?;
+    vs.load(path)
+        .map_err(|e| TrainError::Checkpoint { path: path.display().to_string(), message: format!("{e}; the file is damaged or from another model shape") })?;
     Ok((vs, model))
 }
 

@@ -15,11 +15,7 @@ pub fn pick_device(setting: &str) -> Result<Device, TrainError> {
                 None => return Err(unavailable("expected auto, cpu, cuda or cuda:N".into())),
             };
             let count = Cuda::device_count() as usize;
-            if index < count {
-                Ok(Device::Cuda(index))
-            } else {
-                Err(unavailable(format!("{count} CUDA device(s) visible; use device: cpu or auto")))
-            }
+            if index < count { Ok(Device::Cuda(index)) } else { Err(unavailable(format!("{count} CUDA device(s) visible; use device: cpu or auto"))) }
         }
     }
 }

@@ -14,4 +14,4 @@ pub mod trainer;
 pub use device::pick_device;
 pub use error::TrainError;
 pub use model::Gpt;
-pub use trainer::{train, EvalRow, Observer, Outcome, Snapshot, Stop};
+pub use trainer::{EvalRow, Observer, Outcome, Snapshot, Stop, train};

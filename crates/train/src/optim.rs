@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use sweep_config::TrainConfig;
-use tch::{nn, Kind, Tensor};
+use tch::{Kind, Tensor, nn};
 
 struct Param {
     name: String,
@@ -29,10 +29,8 @@ impl AdamW {
     pub fn new(vs: &nn::VarStore, cfg: &TrainConfig) -> Self {
         let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
-        let params = vars
-            .into_iter()
-            .map(|(name, value)| Param { m: value.zeros_like(), v: value.zeros_like(), decay: value.dim() >= 2, name, value })
-            .collect();
+        let params =
+            vars.into_iter().map(|(name, value)| Param { m: value.zeros_like(), v: value.zeros_like(), decay: value.dim() >= 2, name, value }).collect();
         AdamW { params, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weight_decay: cfg.weight_decay, t: 0 }
     }
 

@@ -8,10 +8,10 @@ use crate::error::TrainError;
 use crate::model::Gpt;
 use crate::optim::AdamW;
 use corpus::TokenData;
-use rand::{rngs::StdRng, Rng, SeedableRng};
+use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::time::Instant;
-use sweep_config::{lr_at, n_params, ParamCount, RunConfig, Schedule};
-use tch::{nn, Device, Kind, Tensor};
+use sweep_config::{ParamCount, RunConfig, Schedule, lr_at, n_params};
+use tch::{Device, Kind, Tensor, nn};
 
 /// One evaluation: the numbers written to loss.csv.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,9 +60,14 @@ impl Snapshot<'_> {
 pub enum Stop {
     Finished,
     /// The training loss became NaN, infinite, or exploded far above a uniform guess.
-    Diverged { step: u64, loss: f64 },
+    Diverged {
+        step: u64,
+        loss: f64,
+    },
     /// `Observer::should_stop` asked to stop; the state after `next_step` steps was checkpointed.
-    Interrupted { next_step: u64 },
+    Interrupted {
+        next_step: u64,
+    },
 }
 
 pub struct Outcome {
@@ -96,7 +101,13 @@ const DIVERGED_OVER_UNIFORM: f64 = 3.0;
 
 /// Trains a model on `data` as `cfg` says; from scratch, or from the training state saved
 /// at `resume_from` (an error there means that file cannot be used).
-pub fn train(cfg: &RunConfig, data: &TokenData, device: Device, observer: &mut dyn Observer, resume_from: Option<&std::path::Path>) -> Result<Outcome, TrainError> {
+pub fn train(
+    cfg: &RunConfig,
+    data: &TokenData,
+    device: Device,
+    observer: &mut dyn Observer,
+    resume_from: Option<&std::path::Path>,
+) -> Result<Outcome, TrainError> {
     let problems = cfg.problems();
     if !problems.is_empty() {
         return Err(TrainError::Config(problems.join("; ")));
@@ -162,7 +173,9 @@ pub fn train(cfg: &RunConfig, data: &TokenData, device: Device, observer: &mut d
             (last_log, last_logged_steps) = (Instant::now(), steps);
         }
         if blew_up {
-            observer.on_log(&format!("loss {loss} at step {step} is not finite or above {diverged_above:.2} ({DIVERGED_OVER_UNIFORM}× the uniform-guess loss); stopping (diverged)"));
+            observer.on_log(&format!(
+                "loss {loss} at step {step} is not finite or above {diverged_above:.2} ({DIVERGED_OVER_UNIFORM}× the uniform-guess loss); stopping (diverged)"
+            ));
             stop = Stop::Diverged { step, loss };
             break;
         }

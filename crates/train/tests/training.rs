@@ -2,9 +2,9 @@
 //! the closed form, a fixed seed reproduces the same losses, and sampling works.
 
 use corpus::{TokenData, Tokenizer};
-use sweep_config::{n_params, ModelConfig, RunConfig};
+use sweep_config::{ModelConfig, RunConfig, n_params};
 use tch::Device;
-use train::{train, EvalRow, Observer, Stop};
+use train::{EvalRow, Observer, Stop, train};
 
 /// libtorch's random generator is global to the process: tests that train take turns, so
 /// one test's dropout draws cannot change another's losses.

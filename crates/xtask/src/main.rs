@@ -72,7 +72,9 @@ fn setup(root: &Path) -> Result {
                     .map_err(|e| format!("{e}; install python3 with venv support (Debian: apt-get install python3-venv)"))?;
             }
             eprintln!("xtask: installing torch=={TORCH_VERSION} into .venv (about 2 minutes and 4.6 GB)");
-            run(Command::new(venv_python(root)).args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]).arg(format!("torch=={TORCH_VERSION}")))?;
+            run(Command::new(venv_python(root))
+                .args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"])
+                .arg(format!("torch=={TORCH_VERSION}")))?;
         }
     }
     link_corpora(root)
@@ -99,11 +101,7 @@ fn link_corpora(root: &Path) -> Result {
 fn cargo(root: &Path, args: &[&str], extra: &[String]) -> Result {
     let path = std::env::var("PATH").unwrap_or_default();
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root)
-        .args(args)
-        .args(extra)
-        .env("PATH", format!("{}:{path}", root.join(".venv/bin").display()))
-        .env("LIBTORCH_USE_PYTORCH", "1");
+    cmd.current_dir(root).args(args).args(extra).env("PATH", format!("{}:{path}", root.join(".venv/bin").display())).env("LIBTORCH_USE_PYTORCH", "1");
     run(&mut cmd)
 }
 
