@@ -108,7 +108,14 @@ fn cargo(root: &Path, args: &[&str], extra: &[String]) -> Result {
 fn sweep_and_report(root: &Path, spec: &str, extra: &[String]) -> Result {
     cargo(root, &["build", "--release", "--bin", "sweep"], &[])?;
     let sweep = root.join("target/release/sweep");
+    // Ctrl-C reaches `sweep run` too (same process group), which saves and stops its runs;
+    // xtask must outlive it rather than die first and hand the terminal back mid-shutdown.
+    let ctrl_c = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, ctrl_c).map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
     let status = Command::new(&sweep).current_dir(root).args(["run", spec]).args(extra).status().map_err(|e| format!("cannot run {}: {e}", sweep.display()))?;
+    if status.code() == Some(130) {
+        return Err(format!("interrupted; run the same command again to resume {spec}"));
+    }
     // Spec and data errors (exit 2) leave nothing to report.
     if status.code() == Some(2) {
         return Err(format!("sweep run {spec} failed"));
