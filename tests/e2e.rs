@@ -63,6 +63,11 @@ fn two_by_two_sweep_writes_every_artifact_and_reruns_only_new_runs() {
     let out = w.sweep(&["sample", run.to_str().unwrap(), "--prompt", "飞鸟", "-n", "8", "--device", "cpu"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("飞鸟"), "{}", stdout(&out));
+    for (flag, value, want) in [("--top-k", "0", "--top-k must be at least 1"), ("--prompt", "Zebra", "prompt \"Zebra\"")] {
+        let out = w.sweep(&["sample", run.to_str().unwrap(), flag, value, "--device", "cpu"]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {}", stderr(&out));
+        assert!(stderr(&out).contains(want) && !stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
 
     // Rerun: nothing is retrained, nothing is touched.
     let before = std::fs::metadata(run.join("summary.json")).unwrap().modified().unwrap();

@@ -27,8 +27,12 @@ pub fn sample(a: SampleArgs) -> anyhow::Result<u8> {
     s.max_new_tokens = a.max_new_tokens.unwrap_or(s.max_new_tokens);
     s.temperature = a.temperature.unwrap_or(s.temperature);
     s.top_k = a.top_k.or(s.top_k);
+    anyhow::ensure!(s.top_k != Some(0), "--top-k must be at least 1 (got 0)");
     anyhow::ensure!(s.temperature > 0.0, "--temperature must be positive (got {})", s.temperature);
     let prompts = if a.prompt.is_empty() { config.sample.prompts.clone() } else { a.prompt.clone() };
+    for p in &prompts {
+        tokenizer.encode(p).map_err(|e| anyhow::anyhow!("prompt {p:?}: {e}"))?;
+    }
     tch::manual_seed(a.seed as i64);
     print!("{}", crate::trial::samples_text(&config, &tokenizer, &model, device, &prompts));
     Ok(exit_code::OK)

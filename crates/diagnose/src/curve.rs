@@ -141,7 +141,7 @@ fn val_below_train(e: &Evidence, out: &mut Vec<Finding>) {
         "val_below_train",
         Severity::Info,
         format!(
-            "val loss ({:.4}) is below train loss ({:.4}) with dropout {dropout}: train loss measured with dropout active is inflated",
+            "val loss ({:.4}) is below train loss ({:.4}) with dropout {dropout}: a train loss logged with dropout active is inflated; measured with dropout off, it means the val split is easier than the train split",
             last.val, last.train
         ),
         format!("last {} evals: val below train by {:.3} at step {}", tail.len(), last.train - last.val, last.step),

@@ -200,7 +200,11 @@ fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&
         })
         .collect();
     let order = if opts.desc { "highest first" } else { "lowest first" };
-    let mut out = format!("{}\n{}\n", heading(&format!("{} runs ranked by {} ({order})", runs.len(), opts.by)), table(preset, header, rows));
+    let shown = match opts.top {
+        Some(k) if k < runs.len() => format!("top {k} of {} runs", runs.len()),
+        _ => format!("{} runs", runs.len()),
+    };
+    let mut out = format!("{}\n{}\n", heading(&format!("{shown} ranked by {} ({order})", opts.by)), table(preset, header, rows));
     for effect in param_effects(runs, opts) {
         let header = vec![effect.param.clone(), "runs".into(), format!("mean {}", effect.metric), format!("best {}", effect.metric), "best run".into()];
         let rows = effect
@@ -210,7 +214,7 @@ fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&
             .collect();
         out.push_str(&format!("\n{}\n{}\n", heading(&format!("by {}", effect.param)), table(preset, header, rows)));
         if let Some(v) = verdict(&effect, opts.desc && effect.metric == opts.by) {
-            out.push_str(&format!("{v}\n"));
+            out.push_str(&format!("\n{v}\n"));
         }
     }
     let picture = sweep_picture(runs);
@@ -222,7 +226,7 @@ fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&
     }
     let not_done = runs.iter().filter(|s| s.status != Status::Done).count();
     if not_done > 0 {
-        out.push_str(&format!("\n{not_done} run(s) did not finish (failed or diverged) and are left out of the per-parameter tables.\n"));
+        out.push_str(&format!("\n{not_done} run(s) did not finish (failed, diverged or interrupted) and are left out of the per-parameter tables.\n"));
     }
     out
 }
