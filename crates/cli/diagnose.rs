@@ -8,7 +8,8 @@ use diagnose::nanogpt_log::{Log, LogOptions};
 use diagnose::{Finding, render_text};
 use serde_json::json;
 use std::path::Path;
-use sweep::{RunDir, Summary, evidence};
+use sweep::output::evidence;
+use sweep::{RunDir, Summary};
 
 pub fn diagnose(a: DiagnoseArgs) -> anyhow::Result<u8> {
     let target = a.target.clone();

@@ -7,9 +7,9 @@ use anyhow::Context;
 use corpus::{TokenData, Tokenizer, read_text};
 use std::path::Path;
 use std::sync::Arc;
-use sweep::run_dir::write_json;
-use sweep::runner::ProcessRunner;
-use sweep::scheduler::{self, Control, Options};
+use sweep::exec::runner::ProcessRunner;
+use sweep::exec::scheduler::{self, Control, Options};
+use sweep::output::run_dir::write_json;
 use sweep::{Plan, Spec, Status};
 use sweep_config::{flops_per_token, n_params};
 

@@ -14,8 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use sweep::loss_csv::{self, LossRow};
-use sweep::run_dir::{RunDir, write_atomic};
+use sweep::output::loss_csv::{self, LossRow};
+use sweep::output::run_dir::{RunDir, write_atomic};
 use sweep::{Status, Summary};
 use sweep_config::RunConfig;
 use train::{EvalRow, Observer, Outcome, Stop};
@@ -157,7 +157,7 @@ fn train_and_save(
     }
     let rows = loss_csv::read(&dir.loss_csv()).with_context(|| format!("reading {}", dir.loss_csv().display()))?;
     let tmp_png = dir.path.join("loss.tmp.png");
-    match sweep::plot::loss_curves(&tmp_png, &dir.id(), &rows).and_then(|_| Ok(std::fs::rename(&tmp_png, dir.loss_png())?)) {
+    match sweep::report::plot::loss_curves(&tmp_png, &dir.id(), &rows).and_then(|_| Ok(std::fs::rename(&tmp_png, dir.loss_png())?)) {
         Ok(()) => {}
         Err(e) => println!("warning: cannot draw {}: {e:#}", dir.loss_png().display()),
     }
@@ -175,7 +175,7 @@ fn train_and_save(
     };
     let mut summary = summarize(dir, config, params, &out, &rows, data.train.len() as u64, start);
     if status != Status::Interrupted {
-        summary.findings = diagnose::diagnose(&sweep::evidence::from_run_dir(dir, &summary));
+        summary.findings = diagnose::diagnose(&sweep::output::evidence::from_run_dir(dir, &summary));
     }
     Ok(summary)
 }

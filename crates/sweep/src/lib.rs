@@ -1,25 +1,19 @@
-//! Everything about a sweep that is not training: the YAML spec, its expansion into a
-//! validated plan of runs, run folders and their files, the scheduler that runs trials
-//! in isolated processes, loss plots and the ranked report.
+//! Everything about a sweep that is not training, grouped by concern:
+//! - `plan`: what to run (the YAML spec, its validation and expansion into runs);
+//! - `exec`: how it runs (scheduler, trial processes, claims shared by several workers);
+//! - `output`: what it leaves (run folders, summary.json, loss.csv, evidence for diagnosis);
+//! - `report`: what it shows (the ranked report and loss plots).
 //!
 //! This crate never links libtorch; the `sweep` binary supplies the trial process.
 
-pub mod claim;
 pub mod error;
-pub mod evidence;
-pub mod loss_csv;
+pub mod exec;
+pub mod output;
 pub mod plan;
-pub mod plot;
 pub mod report;
-pub mod run_dir;
-pub mod run_id;
-pub mod runner;
-pub mod scheduler;
-pub mod spec;
-pub mod summary;
 
 pub use error::{Problem, Problems, SpecError};
+pub use output::run_dir::RunDir;
+pub use output::summary::{Status, Summary};
+pub use plan::spec::Spec;
 pub use plan::{Plan, PlannedRun};
-pub use run_dir::RunDir;
-pub use spec::Spec;
-pub use summary::{Status, Summary};

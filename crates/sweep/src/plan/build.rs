@@ -3,8 +3,8 @@
 //! training, reporting all problems at once.
 
 use crate::error::{Problem, Problems};
-use crate::run_id::run_id;
-use crate::spec::{Spec, did_you_mean, line_of};
+use crate::plan::run_id::run_id;
+use crate::plan::spec::{Spec, did_you_mean, line_of};
 use indexmap::IndexMap;
 use itertools::Itertools;
 use serde_json::Value;

@@ -1,9 +1,9 @@
 //! Gathers what diagnosis needs from a run folder: config.json, loss.csv, the iter lines
 //! of train.log, samples.txt, summary numbers and the training split's text.
 
-use crate::loss_csv;
-use crate::run_dir::RunDir;
-use crate::summary::{Status, Summary};
+use crate::output::loss_csv;
+use crate::output::run_dir::RunDir;
+use crate::output::summary::{Status, Summary};
 use corpus::{TokenData, Tokenizer, read_text};
 use diagnose::nanogpt_log::Log;
 use diagnose::{Eval, Evidence, Params, Schedule};

@@ -47,7 +47,7 @@ pub fn keep_before(path: &Path, step: u64) -> std::io::Result<()> {
             out.push('\n');
         }
     }
-    crate::run_dir::write_atomic(path, out.as_bytes()).map_err(std::io::Error::other)
+    crate::output::run_dir::write_atomic(path, out.as_bytes()).map_err(std::io::Error::other)
 }
 
 pub fn read(path: &Path) -> Result<Vec<LossRow>, csv::Error> {

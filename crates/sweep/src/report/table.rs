@@ -2,9 +2,9 @@
 //! the mean and best of that metric per value. Rendered as a terminal table, Markdown,
 //! CSV or JSON; `report.md` and `report.csv` are rewritten after every finished run.
 
-use crate::run_dir::{RunDir, write_atomic};
-use crate::run_id::format_value;
-use crate::summary::{Status, Summary};
+use crate::output::run_dir::{RunDir, write_atomic};
+use crate::output::summary::{Status, Summary};
+use crate::plan::run_id::format_value;
 use comfy_table::{Table, presets};
 
 /// A comfy-table preset with only a rule under the header: columns aligned by spaces.

@@ -98,7 +98,7 @@ impl Claim {
         match read(self.path.parent().unwrap_or(Path::new("."))) {
             Some(c) if c.host == self.me.host && c.pid == self.me.pid => {
                 let beat = ClaimFile { heartbeat_unix: now(), ..self.me.clone() };
-                crate::run_dir::write_atomic(&self.path, serde_json::to_string(&beat)?.as_bytes()).map_err(std::io::Error::other)
+                crate::output::run_dir::write_atomic(&self.path, serde_json::to_string(&beat)?.as_bytes()).map_err(std::io::Error::other)
             }
             _ => Ok(()),
         }

@@ -1,6 +1,6 @@
 //! `loss.png`: train and val loss against step for one run (plotters).
 
-use crate::loss_csv::LossRow;
+use crate::output::loss_csv::LossRow;
 use plotters::prelude::*;
 use std::path::Path;
 

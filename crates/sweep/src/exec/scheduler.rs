@@ -4,12 +4,12 @@
 //! the sweep report after each, and handles Ctrl-C: the first stops new trials and asks
 //! running ones to checkpoint and stop; the second stops at once.
 
-use crate::claim::{self, Claim, HEARTBEAT_SECS};
+use crate::exec::claim::{self, Claim, HEARTBEAT_SECS};
+use crate::exec::runner::{Children, TrialRunner};
+use crate::output::run_dir::{RunDir, write_atomic, write_json};
+use crate::output::summary::{Status, Summary};
 use crate::plan::{Plan, PlannedRun};
 use crate::report;
-use crate::run_dir::{RunDir, write_atomic, write_json};
-use crate::runner::{Children, TrialRunner};
-use crate::summary::{Status, Summary};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::Path;
@@ -316,8 +316,8 @@ pub fn one_line(s: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::fake::FakeRunner;
-    use crate::spec::Spec;
+    use crate::exec::runner::fake::FakeRunner;
+    use crate::plan::spec::Spec;
 
     fn plan(grid: &str) -> Plan {
         let text = format!("name: s\ndata:\n  path: d.txt\nsettings:\n  max_iters: 10\ngrid:\n{grid}");

@@ -3,9 +3,9 @@
 //! Ctrl-C reaches the sweep first. A run whose child died without a summary is recorded
 //! as failed with the exit status and the log's tail.
 
+use crate::output::run_dir::RunDir;
+use crate::output::summary::Summary;
 use crate::plan::PlannedRun;
-use crate::run_dir::RunDir;
-use crate::summary::Summary;
 use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -124,7 +124,7 @@ pub mod fake {
     //! the run's params, or fails the runs it is told to.
 
     use super::*;
-    use crate::summary::Status;
+    use crate::output::summary::Status;
 
     pub struct FakeRunner {
         /// Run ids that fail.

@@ -1,7 +1,7 @@
 //! The layout of a run folder and reading/writing its JSON files atomically
 //! (temporary file in the same folder, fsync, rename).
 
-use crate::summary::Summary;
+use crate::output::summary::Summary;
 use anyhow::Context;
 use serde::Serialize;
 use std::io::Write;
@@ -98,7 +98,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::Status;
+    use crate::output::summary::Status;
 
     #[test]
     fn summary_round_trip_and_metric_lookup() {

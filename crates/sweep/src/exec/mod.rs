@@ -1,0 +1,7 @@
+//! How a sweep runs: the scheduler loop, the trial runner that isolates each training in a
+//! child process, and the claim files that let several workers share one sweep. It reads
+//! and writes run folders only through `output`.
+
+pub mod claim;
+pub mod runner;
+pub mod scheduler;

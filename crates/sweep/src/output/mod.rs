@@ -1,0 +1,7 @@
+//! What a sweep leaves on disk: the run folder and its atomic writes, summary.json, loss.csv,
+//! and the diagnosis evidence read back from a finished run folder.
+
+pub mod evidence;
+pub mod loss_csv;
+pub mod run_dir;
+pub mod summary;
