@@ -4,7 +4,7 @@
 default:
     @just --list
 
-# set up (.venv with PyTorch 2.11.0, data/ links) if needed
+# set up (.venv with PyTorch 2.11.0) if needed
 setup:
     cargo xtask setup
 

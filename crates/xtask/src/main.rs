@@ -3,7 +3,7 @@
 //!   cargo xtask demo          set up, build, run sweeps/feiniao.yaml, print the report
 //!   cargo xtask test          set up, run the whole test suite
 //!   cargo xtask sweep FILE    set up, build, run FILE, print its report
-//!   cargo xtask setup         create .venv with PyTorch 2.11.0 and link corpora into data/
+//!   cargo xtask setup         create .venv with PyTorch 2.11.0
 //!   cargo xtask bench         time the feiniao sweep from scratch; per-run GFLOP/s (BENCHMARKS.md)
 //!
 //! Set-up is idempotent: an existing .venv with the right torch is reused.
@@ -58,7 +58,7 @@ fn installed_torch(root: &Path) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Creates .venv with torch==2.11.0 unless it is there, and links ../shared/data corpora into data/.
+/// Creates .venv with torch==2.11.0 unless it is there.
 fn setup(root: &Path) -> Result {
     match installed_torch(root) {
         Some(v) if v.split('+').next() == Some(TORCH_VERSION) => {}
@@ -75,23 +75,6 @@ fn setup(root: &Path) -> Result {
             run(Command::new(venv_python(root))
                 .args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"])
                 .arg(format!("torch=={TORCH_VERSION}")))?;
-        }
-    }
-    link_corpora(root)
-}
-
-/// Makes every corpus in ../shared/data available as data/<file>, when that folder exists.
-fn link_corpora(root: &Path) -> Result {
-    let shared = root.join("../shared/data");
-    let Ok(entries) = std::fs::read_dir(&shared) else { return Ok(()) };
-    let data = root.join("data");
-    std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let target = data.join(&name);
-        if entry.path().extension().is_some_and(|e| e == "txt") && std::fs::symlink_metadata(&target).is_err() {
-            let source = entry.path().canonicalize().map_err(|e| format!("{}: {e}", entry.path().display()))?;
-            std::os::unix::fs::symlink(&source, &target).map_err(|e| format!("cannot link {}: {e}", target.display()))?;
         }
     }
     Ok(())
