@@ -10,6 +10,12 @@ mod e2e;
 /// Runs that fail, and spec or data errors that stop a sweep before it trains anything.
 mod failures;
 
+/// Every spec mistake found before training, at its own line, in a person's words.
+mod spec_errors;
+
+/// A clone needs nothing beside it: no reference to the shared folder, every corpus tracked.
+mod self_contained;
+
 /// `sweep diagnose` on real runs (memorising, healthy) and on a nanoGPT log.
 mod diagnose;
 

@@ -57,8 +57,8 @@ pub struct ReportArgs {
     /// Highest first instead of lowest first
     #[arg(long)]
     pub desc: bool,
-    /// Show only the best K runs
-    #[arg(long)]
+    /// Show only the best K runs (K at least 1)
+    #[arg(long, value_parser = at_least_one)]
     pub top: Option<usize>,
     /// Terminal table, Markdown, CSV or JSON
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -155,4 +155,13 @@ pub struct DiagnoseArgs {
 pub enum DiagnoseFormat {
     Text,
     Json,
+}
+
+/// A count that must be 1 or more (`--top 0` would show an empty table).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (leave --top out to show every run)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
 }

@@ -2,6 +2,7 @@
 //! run folders, scheduling) and the train crate (libtorch) meet.
 
 mod args;
+mod calibrate;
 mod diagnose;
 mod exit_code;
 mod report;

@@ -2,61 +2,57 @@
 //! sweep itself, one `sweep trial` child process per run.
 
 use crate::args::RunArgs;
+use crate::calibrate;
 use crate::exit_code;
 use anyhow::Context;
-use corpus::{TokenData, Tokenizer, read_text};
-use std::path::Path;
+use corpus::TokenData;
+use std::collections::HashMap;
 use std::sync::Arc;
 use sweep::exec::runner::ProcessRunner;
-use sweep::exec::scheduler::{self, Control, Options};
+use sweep::exec::scheduler::{self, Control, Options, Pending};
 use sweep::output::run_dir::write_json;
-use sweep::{Plan, Spec, Status};
-use sweep_config::{flops_per_token, n_params};
+use sweep::plan::estimate;
+use sweep::{Plan, Status};
+use sweep_config::n_params;
 
 pub fn run(a: RunArgs) -> anyhow::Result<u8> {
-    let (spec, text) = Spec::from_path(&a.spec)?;
-    let mut plan = match Plan::build(&spec, &text, &a.spec) {
-        Ok(plan) => plan,
+    let checked = match sweep::plan::check(&a.spec) {
+        Ok(checked) => checked,
         Err(problems) => {
             eprintln!("sweep: error: {problems}");
             return Ok(exit_code::USAGE);
         }
     };
+    let (spec, mut plan, corpus) = (checked.spec, checked.plan, checked.corpus);
     if let Some(device) = &a.device {
         for run in &mut plan.runs {
             run.config.train.device = device.clone();
         }
     }
-
-    // One tokenizer and one split for the whole sweep: every run sees the same tokens.
-    let data_path = Path::new(&spec.data.path);
-    let corpus_text = read_text(data_path)?;
-    let tokenizer = Tokenizer::build(&spec.data, &corpus_text)?;
-    let data = TokenData::split(&tokenizer, &corpus_text, spec.data.val_fraction)?;
-    let mut too_short: Vec<String> = Vec::new();
-    for run in &plan.runs {
-        if let Err(e) = data.check_fits(data_path, run.config.model.block_size, spec.data.val_fraction) {
-            let msg = e.to_string();
-            if !too_short.contains(&msg) {
-                too_short.push(msg);
-            }
-        }
-    }
-    if !too_short.is_empty() {
-        eprintln!("sweep: error: {}", too_short.join("\n  "));
-        return Ok(exit_code::USAGE);
-    }
+    let (tokenizer, data) = (&corpus.tokenizer, &corpus.data);
 
     let on_gpu = plan.runs.iter().any(|r| train::pick_device(&r.config.train.device).is_ok_and(|d| d.is_cuda()));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = a.jobs.unwrap_or(if on_gpu { 1 } else { cores }).clamp(1, plan.runs.len().max(1));
     let threads_per_trial = (cores / jobs).max(1);
+    let sweep_dir = spec.sweep_dir(&a.out);
+    let todo = scheduler::pending_runs(&plan, &sweep_dir, a.retry_failed);
     if a.dry_run {
-        print_plan(&plan, &data, jobs, threads_per_trial, on_gpu);
+        let predicted = calibrate::predict(&todo.pending, data.vocab_size, jobs, threads_per_trial);
+        print_plan(&plan, data, &todo, &predicted, jobs, threads_per_trial, on_gpu);
+        if !todo.conflicts.is_empty() {
+            eprintln!("sweep: error: {}", scheduler::conflicts_message(&todo.conflicts));
+            return Ok(exit_code::USAGE);
+        }
         return Ok(exit_code::OK);
     }
+    if !todo.conflicts.is_empty() {
+        eprintln!("sweep: error: {}", scheduler::conflicts_message(&todo.conflicts));
+        return Ok(exit_code::USAGE);
+    }
+    let predicted = if todo.pending.is_empty() { Vec::new() } else { calibrate::predict(&todo.pending, data.vocab_size, jobs, threads_per_trial) };
+    let predicted: HashMap<String, f64> = todo.pending.iter().zip(predicted).filter_map(|(r, s)| Some((r.id.clone(), s?))).collect();
 
-    let sweep_dir = spec.sweep_dir(&a.out);
     std::fs::create_dir_all(&sweep_dir).with_context(|| format!("cannot create output folder {}; check the path and its permissions", sweep_dir.display()))?;
     write_json(&sweep_dir.join("sweep.json"), &spec)?;
     println!(
@@ -72,7 +68,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let tokenizer_json = tokenizer.to_json()?;
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let signals = scheduler::handle_signals(control.clone())?;
-    let opts = Options { jobs, retry_failed: a.retry_failed, progress, max_retries: spec.max_retries };
+    let opts = Options { jobs, retry_failed: a.retry_failed, progress, max_retries: spec.max_retries, predicted_s: Arc::new(predicted) };
     let outcome = scheduler::run_sweep(&plan, &sweep_dir, &tokenizer_json, &runner, &control, opts);
     signals.close();
     let outcome = outcome?;
@@ -95,47 +91,40 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     Ok(if failed + diverged > 0 { exit_code::RUNS_FAILED } else { exit_code::OK })
 }
 
-/// Training throughput assumed for the dry-run time estimate on CPU, in FLOP/s per
-/// thread. The feiniao sweep on a 2-core machine reaches 35–57 GFLOP/s per thread
-/// (column `gflops` of `sweep report runs/feiniao`; see BENCHMARKS.md).
-const CPU_FLOPS_PER_THREAD: f64 = 45e9;
-
-fn print_plan(plan: &Plan, data: &TokenData, jobs: usize, threads: usize, on_gpu: bool) {
+fn print_plan(plan: &Plan, data: &TokenData, todo: &Pending, predicted: &[Option<f64>], jobs: usize, threads: usize, on_gpu: bool) {
     let train_tokens = data.train.len() as f64;
-    let rate = CPU_FLOPS_PER_THREAD * threads as f64;
     println!("sweep {}: {} runs; {} training tokens, {} val tokens, vocab {}", plan.name, plan.runs.len(), data.train.len(), data.val.len(), data.vocab_size);
+    if todo.skipped > 0 {
+        println!("{} of {} runs already finished; {} to train", todo.skipped, plan.runs.len(), todo.pending.len());
+    }
     println!("{:<44} {:>9} {:>11} {:>8} {:>9} {:>8}", "run", "params", "tokens", "epochs", "TFLOP", "est. s");
     let mut total_flops = 0.0;
-    for run in &plan.runs {
+    for (run, seconds) in todo.pending.iter().zip(predicted) {
         let (m, t) = (&run.config.model, &run.config.train);
         let params = n_params(m, data.vocab_size);
         let tokens = (t.max_iters * t.tokens_per_step(m.block_size)) as f64;
-        let flops = flops_per_token(m, data.vocab_size) * (tokens + eval_tokens(t, m.block_size) / 3.0);
+        let flops = estimate::run_flops(&run.config, data.vocab_size);
         total_flops += flops;
+        let seconds = seconds.map_or("?".to_string(), |s| format!("{s:.1}"));
         println!(
-            "{:<44} {:>8.3}M {:>11} {:>8.2} {:>9.3} {:>8.0}",
+            "{:<44} {:>8.3}M {:>11} {:>8.2} {:>9.3} {:>8}",
             run.id,
             params.total as f64 / 1e6,
             tokens as u64,
             tokens / train_tokens,
             flops / 1e12,
-            flops / rate
+            seconds
         );
     }
-    let minutes = total_flops / rate / jobs as f64 / 60.0;
-    if on_gpu {
-        println!("total: {:.2} TFLOP (the time column assumes a CPU; a GPU is far faster)", total_flops / 1e12);
-    } else {
-        println!(
-            "total: {:.2} TFLOP, about {minutes:.0} minutes on this CPU with {jobs} run(s) at a time and {threads} thread(s) each (assuming {:.0} GFLOP/s per thread)",
-            total_flops / 1e12,
-            CPU_FLOPS_PER_THREAD / 1e9
-        );
-    }
-}
-
-/// Tokens pushed through the model (forward only) by all evaluations of a run.
-fn eval_tokens(t: &sweep_config::TrainConfig, block_size: usize) -> f64 {
-    let n_evals = (t.max_iters / t.eval_interval + 2) as f64;
-    n_evals * 2.0 * (t.eval_iters as usize * t.batch_size * block_size) as f64
+    let Some(predicted) = predicted.iter().copied().collect::<Option<Vec<f64>>>() else {
+        println!("total: {:.2} TFLOP; the time cannot be estimated: no run's shape could be timed on this machine", total_flops / 1e12);
+        return;
+    };
+    let wall = estimate::makespan(&predicted, jobs);
+    println!(
+        "total: {:.2} TFLOP; {} ({wall:.0} s) on this machine ({}) with {jobs} run(s) at a time and {threads} thread(s) each, from a few steps of each run's shape timed just now",
+        total_flops / 1e12,
+        estimate::human(wall),
+        if on_gpu { "GPU" } else { "CPU" }
+    );
 }

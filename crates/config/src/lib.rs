@@ -10,7 +10,7 @@ mod settings;
 
 pub use arith::{ParamCount, flops_per_token, n_params};
 pub use schedule::{Schedule, lr_at};
-pub use settings::{SETTING_NAMES, SettingError};
+pub use settings::{SETTING_NAMES, SettingError, ValueKind, setting_kind};
 
 use serde::{Deserialize, Serialize};
 
@@ -211,51 +211,83 @@ impl RunConfig {
         }
     }
 
-    /// Every problem with this config, one sentence each; empty when it is valid.
-    pub fn problems(&self) -> Vec<String> {
+    /// Every problem with this config, each tied to the setting it is about; empty when valid.
+    pub fn problems(&self) -> Vec<ConfigProblem> {
         let m = &self.model;
         let t = &self.train;
         let mut out = Vec::new();
-        let mut need = |ok: bool, msg: String| {
+        let mut need = |ok: bool, key: &'static str, value: String, rule: &str| {
             if !ok {
-                out.push(msg)
+                out.push(ConfigProblem { key, value, rule: rule.to_string() })
             }
         };
-        need(m.block_size > 0, "block_size must be at least 1".into());
-        need(m.n_layers > 0, "n_layers must be at least 1".into());
-        need(m.n_heads > 0, "n_heads must be at least 1".into());
+        need(m.block_size > 0, "block_size", m.block_size.to_string(), "must be at least 1");
+        need(m.n_layers > 0, "n_layers", m.n_layers.to_string(), "must be at least 1");
+        need(m.n_heads > 0, "n_heads", m.n_heads.to_string(), "must be at least 1");
         need(
             m.n_heads == 0 || (m.embed_dim > 0 && m.embed_dim.is_multiple_of(m.n_heads)),
-            format!("embed_dim {} is not divisible by n_heads {}; pick embed_dim a multiple of n_heads", m.embed_dim, m.n_heads),
+            "embed_dim",
+            m.embed_dim.to_string(),
+            &format!("is not divisible by n_heads {}; pick embed_dim a multiple of n_heads", m.n_heads),
         );
-        need(m.hidden_dim() > 0, "hidden_dim must be at least 1".into());
-        need((0.0..1.0).contains(&m.dropout), format!("dropout {} must be in [0, 1)", m.dropout));
-        need(t.batch_size > 0, "batch_size must be at least 1".into());
-        need(t.grad_accum_steps > 0, "grad_accum_steps must be at least 1".into());
-        need(t.max_iters > 0, "max_iters must be at least 1".into());
-        need(t.lr > 0.0 && t.lr.is_finite(), format!("lr {} must be a positive number", t.lr));
-        need(t.min_lr() >= 0.0 && t.min_lr() <= t.lr, format!("min_lr {} must be between 0 and lr {}", t.min_lr(), t.lr));
-        need(t.weight_decay >= 0.0, format!("weight_decay {} must not be negative", t.weight_decay));
-        need((0.0..1.0).contains(&t.beta1), format!("beta1 {} must be in [0, 1)", t.beta1));
-        need((0.0..1.0).contains(&t.beta2), format!("beta2 {} must be in [0, 1)", t.beta2));
-        need(t.grad_clip >= 0.0, format!("grad_clip {} must not be negative (0 disables clipping)", t.grad_clip));
-        need(t.eval_interval > 0, "eval_interval must be at least 1".into());
-        need(t.eval_iters > 0, "eval_iters must be at least 1".into());
+        need(m.hidden_dim() > 0, "hidden_dim", m.hidden_dim().to_string(), "must be at least 1");
+        need((0.0..1.0).contains(&m.dropout), "dropout", m.dropout.to_string(), "must be in [0, 1)");
+        need(t.batch_size > 0, "batch_size", t.batch_size.to_string(), "must be at least 1");
+        need(t.grad_accum_steps > 0, "grad_accum_steps", t.grad_accum_steps.to_string(), "must be at least 1");
+        need(t.max_iters > 0, "max_iters", t.max_iters.to_string(), "must be at least 1");
+        let lr_ok = t.lr > 0.0 && t.lr.is_finite();
+        need(lr_ok, "lr", t.lr.to_string(), "must be a positive number");
+        // The default min_lr is lr / 10: a bad lr is reported once, as lr.
+        if lr_ok || t.min_lr.is_some() {
+            need(t.min_lr() >= 0.0 && t.min_lr() <= t.lr, "min_lr", t.min_lr().to_string(), &format!("must be between 0 and lr {}", t.lr));
+        }
+        need(t.weight_decay >= 0.0, "weight_decay", t.weight_decay.to_string(), "must not be negative");
+        need((0.0..1.0).contains(&t.beta1), "beta1", t.beta1.to_string(), "must be in [0, 1)");
+        need((0.0..1.0).contains(&t.beta2), "beta2", t.beta2.to_string(), "must be in [0, 1)");
+        need(t.grad_clip >= 0.0, "grad_clip", t.grad_clip.to_string(), "must not be negative (0 disables clipping)");
+        need(t.eval_interval > 0, "eval_interval", t.eval_interval.to_string(), "must be at least 1");
+        need(t.eval_iters > 0, "eval_iters", t.eval_iters.to_string(), "must be at least 1");
         need(
             t.device == "auto" || t.device == "cpu" || t.device == "cuda" || t.device.strip_prefix("cuda:").is_some_and(|n| n.parse::<usize>().is_ok()),
-            format!("device {:?} must be auto, cpu, cuda or cuda:N", t.device),
+            "device",
+            format!("{:?}", t.device),
+            "must be auto, cpu, cuda or cuda:N",
         );
         let v = self.data.val_fraction;
-        need(v > 0.0 && v < 1.0, format!("val_fraction {v} must be between 0 and 1 (exclusive)"));
-        need(self.sample.temperature > 0.0, format!("temperature {} must be positive", self.sample.temperature));
-        need(self.sample.top_k != Some(0), "top_k must be at least 1 (or omitted)".into());
-        if self.data.tokenizer == TokenizerKind::Bpe {
-            need(self.data.vocab_size.is_none_or(|v| v > 256), "bpe vocab_size must be larger than 256 (the byte alphabet)".into());
+        need(v > 0.0 && v < 1.0, "data.val_fraction", v.to_string(), "must be between 0 and 1 (exclusive)");
+        let s = &self.sample;
+        need(s.temperature > 0.0 && s.temperature.is_finite(), "sample.temperature", s.temperature.to_string(), "must be positive");
+        need(s.top_k != Some(0), "sample.top_k", "0".into(), "must be at least 1 (or left out to keep every token)");
+        let d = &self.data;
+        if d.tokenizer == TokenizerKind::Bpe {
+            let vocab = d.vocab_size.unwrap_or_default();
+            need(d.vocab_size.is_none_or(|v| v > 256), "data.vocab_size", vocab.to_string(), "must be larger than 256 for tokenizer: bpe (the byte alphabet)");
         } else {
-            need(self.data.vocab_size.is_none(), "vocab_size only applies to tokenizer: bpe".into());
-            need(self.data.tokenizer_path.is_none(), "tokenizer_path only applies to tokenizer: bpe".into());
+            need(d.vocab_size.is_none(), "data.vocab_size", d.vocab_size.unwrap_or_default().to_string(), "only applies to tokenizer: bpe");
+            need(
+                d.tokenizer_path.is_none(),
+                "data.tokenizer_path",
+                format!("{:?}", d.tokenizer_path.as_deref().unwrap_or_default()),
+                "only applies to tokenizer: bpe",
+            );
         }
         out
+    }
+}
+
+/// One thing wrong with a config: the setting (`dropout`, or `sample.top_k` for the
+/// sections outside the settings), its value as the config holds it, and the rule broken.
+/// Displays as "dropout 1 must be in [0, 1)".
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigProblem {
+    pub key: &'static str,
+    pub value: String,
+    pub rule: String,
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.key, self.value, self.rule)
     }
 }
 
@@ -265,7 +297,7 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        assert_eq!(RunConfig::with_data("x.txt").problems(), Vec::<String>::new());
+        assert_eq!(RunConfig::with_data("x.txt").problems(), Vec::<ConfigProblem>::new());
     }
 
     #[test]
@@ -275,10 +307,14 @@ mod tests {
         c.model.n_heads = 4;
         c.model.dropout = 1.0;
         c.train.lr = -1.0;
-        let p = c.problems();
+        let p: Vec<String> = c.problems().iter().map(|p| p.to_string()).collect();
         assert!(p.iter().any(|m| m.contains("embed_dim 30 is not divisible by n_heads 4")), "{p:?}");
         assert!(p.iter().any(|m| m.contains("dropout 1 must be in [0, 1)")), "{p:?}");
         assert!(p.iter().any(|m| m.contains("lr -1 must be a positive number")), "{p:?}");
+        // A negative lr is not reported a second time through the min_lr derived from it.
+        assert_eq!(p.len(), 3, "{p:?}");
+        c.train.min_lr = Some(-0.5);
+        assert!(c.problems().iter().any(|p| p.key == "min_lr"));
     }
 
     #[test]

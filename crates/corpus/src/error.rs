@@ -2,13 +2,22 @@
 
 use std::path::PathBuf;
 
+fn gib(bytes: &u64) -> f64 {
+    *bytes as f64 / (1u64 << 30) as f64
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error(
-        "data file {path} not found; put the text there or fix data.path in the spec \
-         (the public-domain corpora in ../shared/data/ are linked into data/ by `cargo xtask setup`)"
-    )]
+    #[error("data file {path} not found; put the text there or fix data.path (a path relative to the folder you run sweep in)")]
     Missing { path: PathBuf },
+    #[error("data file {path} is {kind}, not a text file; give data.path the path of a UTF-8 text file")]
+    NotAFile { path: PathBuf, kind: &'static str },
+    #[error(
+        "data file {path} is {:.2} GiB ({size} bytes); sweep holds the whole corpus in memory and reads at most {:.2} GiB: \
+         train on a slice of it (e.g. `head -c 500M`)",
+        gib(.size), gib(.limit)
+    )]
+    TooLarge { path: PathBuf, size: u64, limit: u64 },
     #[error("cannot read data file {path}")]
     Io {
         path: PathBuf,

@@ -11,8 +11,6 @@ pub enum SpecError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Yaml { path: PathBuf, message: String },
 }
 
 /// One thing wrong with a spec.

@@ -3,7 +3,6 @@
 
 use proptest::prelude::*;
 use std::collections::HashSet;
-use std::path::Path;
 use sweep::{Plan, Spec};
 
 /// Sweepable settings with values that are always valid together (n_heads 1 divides any width).
@@ -35,9 +34,8 @@ proptest! {
     #[test]
     fn planning_arbitrary_yaml_values_never_panics(key in "[a-z_]{1,12}", values in prop::collection::vec("[-a-z0-9.:e\"\\[\\]{} ]{0,8}", 0..4)) {
         let text = format!("name: p\ndata:\n  path: d.txt\ngrid:\n  {key}: [{}]\n", values.join(", "));
-        if let Ok(spec) = Spec::parse(&text) {
-            let _ = Plan::build(&spec, &text, Path::new("p.yaml"));
-        }
+        let parsed = Spec::parse(&text);
+        let _ = Plan::build(&parsed.spec, &parsed.places);
     }
 
     #[test]
@@ -46,13 +44,12 @@ proptest! {
         let mut seen = HashSet::new();
         let axes: Vec<_> = axes.into_iter().filter(|(k, _)| seen.insert(*k)).collect();
         let text = spec_text(&axes);
-        let spec = Spec::parse(&text).unwrap();
-        let plan = Plan::build(&spec, &text, Path::new("p.yaml")).unwrap();
+        let plan = Plan::from_spec_text(&text).unwrap();
         let product: usize = axes.iter().map(|(_, v)| v.len()).product();
         prop_assert_eq!(plan.runs.len(), product);
         let ids: HashSet<&str> = plan.runs.iter().map(|r| r.id.as_str()).collect();
         prop_assert_eq!(ids.len(), plan.runs.len(), "ids are unique");
-        let again = Plan::build(&Spec::parse(&text).unwrap(), &text, Path::new("p.yaml")).unwrap();
+        let again = Plan::from_spec_text(&text).unwrap();
         prop_assert_eq!(plan.runs.iter().map(|r| &r.id).collect::<Vec<_>>(), again.runs.iter().map(|r| &r.id).collect::<Vec<_>>());
     }
 }

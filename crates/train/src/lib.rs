@@ -3,6 +3,7 @@
 //! This is the only crate that links tch. It knows nothing of YAML, grids, run folders
 //! or CSV: `train()` reports each evaluation to an `Observer` and returns an `Outcome`.
 
+pub mod calibrate;
 pub mod checkpoint;
 pub mod device;
 pub mod error;

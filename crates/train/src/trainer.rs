@@ -110,7 +110,7 @@ pub fn train(
 ) -> Result<Outcome, TrainError> {
     let problems = cfg.problems();
     if !problems.is_empty() {
-        return Err(TrainError::Config(problems.join("; ")));
+        return Err(TrainError::Config(problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")));
     }
     let (m, t) = (&cfg.model, &cfg.train);
     tch::manual_seed(t.seed as i64);
@@ -204,7 +204,7 @@ fn to_tensor(ids: &[u32], device: Device) -> Tensor {
 }
 
 /// A batch of `batch_size` random windows: inputs (B, T) and next-token targets (B, T).
-fn batch(ids: &Tensor, batch_size: usize, block_size: usize, rng: &mut StdRng) -> (Tensor, Tensor) {
+pub(crate) fn batch(ids: &Tensor, batch_size: usize, block_size: usize, rng: &mut StdRng) -> (Tensor, Tensor) {
     let n = ids.size()[0] as usize;
     let max_start = n - block_size - 1; // TokenData::check_fits guarantees n > block_size
     let starts: Vec<i64> = (0..batch_size).map(|_| rng.random_range(0..=max_start) as i64).collect();
@@ -218,7 +218,7 @@ fn batch(ids: &Tensor, batch_size: usize, block_size: usize, rng: &mut StdRng) -
 }
 
 /// One optimizer step over grad_accum_steps micro-batches; returns the mean loss.
-fn train_step(model: &Gpt, opt: &mut AdamW, lr: f64, ids: &Tensor, cfg: &RunConfig, rng: &mut StdRng) -> Result<f64, tch::TchError> {
+pub(crate) fn train_step(model: &Gpt, opt: &mut AdamW, lr: f64, ids: &Tensor, cfg: &RunConfig, rng: &mut StdRng) -> Result<f64, tch::TchError> {
     let t = &cfg.train;
     opt.zero_grad();
     let mut total = 0.0;

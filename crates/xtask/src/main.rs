@@ -1,6 +1,6 @@
 //! Project automation, so a fresh machine needs only Rust and python3:
 //!
-//!   cargo xtask demo          set up, build, run sweeps/feiniao.yaml, print the report
+//!   cargo xtask demo [--spec FILE]   set up, build, run sweeps/feiniao.yaml (or FILE), print the report
 //!   cargo xtask test          set up, run the whole test suite
 //!   cargo xtask sweep FILE    set up, build, run FILE, print its report
 //!   cargo xtask setup         create .venv with PyTorch 2.11.0
@@ -19,7 +19,13 @@ fn main() -> ExitCode {
     let root = project_root();
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup(&root),
-        Some("demo") => setup(&root).and_then(|_| sweep_and_report(&root, "sweeps/feiniao.yaml", &args[1..])),
+        Some("demo") => match args.get(1).map(String::as_str) {
+            Some("--spec") => match args.get(2) {
+                Some(spec) => setup(&root).and_then(|_| sweep_and_report(&root, spec, &args[3..])),
+                None => Err("usage: cargo xtask demo [--spec SPEC] [sweep run options]".into()),
+            },
+            _ => setup(&root).and_then(|_| sweep_and_report(&root, "sweeps/feiniao.yaml", &args[1..])),
+        },
         Some("sweep") => match args.get(1) {
             Some(spec) => setup(&root).and_then(|_| sweep_and_report(&root, spec, &args[2..])),
             None => Err("usage: cargo xtask sweep SPEC [sweep run options]".into()),
@@ -41,6 +47,11 @@ type Result<T = ()> = std::result::Result<T, String>;
 
 fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("crates/xtask is two levels down").to_path_buf()
+}
+
+/// Where cargo puts builds: CARGO_TARGET_DIR when set (CI's bare-clone check shares one), else target/.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
 }
 
 fn venv_python(root: &Path) -> PathBuf {
@@ -90,7 +101,7 @@ fn cargo(root: &Path, args: &[&str], extra: &[String]) -> Result {
 
 fn sweep_and_report(root: &Path, spec: &str, extra: &[String]) -> Result {
     cargo(root, &["build", "--release", "--bin", "sweep"], &[])?;
-    let sweep = root.join("target/release/sweep");
+    let sweep = target_dir(root).join("release/sweep");
     // Ctrl-C reaches `sweep run` too (same process group), which saves and stops its runs;
     // xtask must outlive it rather than die first and hand the terminal back mid-shutdown.
     let ctrl_c = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -117,14 +128,28 @@ fn sweep_name(root: &Path, spec: &str) -> Result<String> {
         .ok_or_else(|| format!("{spec} has no top-level name:"))
 }
 
-/// Runs sweeps/feiniao.yaml into a fresh folder and prints its wall time and the spread of
-/// per-run training throughput, the figures quoted in BENCHMARKS.md.
+/// Runs sweeps/feiniao.yaml into a fresh folder after asking `--dry-run` for its
+/// prediction, and prints the prediction against the wall time, and the spread of per-run
+/// training throughput: the figures quoted in BENCHMARKS.md.
 fn bench(root: &Path) -> Result {
     cargo(root, &["build", "--release", "--bin", "sweep"], &[])?;
-    let out = root.join("target/bench-runs");
+    let out = target_dir(root).join("bench-runs");
     let _ = std::fs::remove_dir_all(&out);
+    let sweep = target_dir(root).join("release/sweep");
+    let plan = Command::new(&sweep)
+        .current_dir(root)
+        .args(["run", "sweeps/feiniao.yaml", "--dry-run", "--out"])
+        .arg(&out)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", sweep.display()))?;
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    let total = plan.lines().find(|l| l.starts_with("total:")).ok_or("the dry run printed no total: line")?;
+    println!("dry run: {total}");
+    let predicted: f64 = total
+        .split_once("s) on this machine")
+        .and_then(|(head, _)| head.rsplit('(').next()?.trim().parse().ok())
+        .ok_or_else(|| format!("cannot read the predicted seconds in {total:?}"))?;
     let start = std::time::Instant::now();
-    let sweep = root.join("target/release/sweep");
     run(Command::new(&sweep).current_dir(root).args(["run", "sweeps/feiniao.yaml", "--out"]).arg(&out))?;
     let wall = start.elapsed().as_secs_f64();
     let csv = std::fs::read_to_string(out.join("feiniao/report.csv")).map_err(|e| format!("reading report.csv: {e}"))?;
@@ -138,6 +163,7 @@ fn bench(root: &Path) -> Result {
     let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
     let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     println!("feiniao sweep: {} runs in {wall:.0} s wall ({:.0} s of trial time)", rows.len(), walls.iter().sum::<f64>());
+    println!("predicted by --dry-run: {predicted:.0} s; real / predicted = {:.2}", wall / predicted);
     println!("training throughput per run: {:.1} to {:.1} GFLOP/s", min(&gflops), max(&gflops));
     println!("per-run wall time: {:.1} to {:.1} s", min(&walls), max(&walls));
     Ok(())

@@ -3,5 +3,6 @@
 //! and writes run folders only through `output`.
 
 pub mod claim;
+pub mod eta;
 pub mod runner;
 pub mod scheduler;

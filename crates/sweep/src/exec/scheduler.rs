@@ -5,19 +5,22 @@
 //! running ones to checkpoint and stop; the second stops at once.
 
 use crate::exec::claim::{self, Claim, HEARTBEAT_SECS};
+use crate::exec::eta::Eta;
 use crate::exec::runner::{Children, TrialRunner};
 use crate::output::run_dir::{RunDir, write_atomic, write_json};
 use crate::output::summary::{Status, Summary};
+use crate::plan::estimate;
 use crate::plan::{Plan, PlannedRun};
 use crate::report;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use sweep_config::RunConfig;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Trials at once.
     pub jobs: usize,
@@ -27,6 +30,9 @@ pub struct Options {
     pub progress: bool,
     /// Extra attempts for a trial that fails.
     pub max_retries: u32,
+    /// Predicted seconds of each pending run (by id), from the plan's estimate; the
+    /// progress bar's time left scales them by how long finished runs took against theirs.
+    pub predicted_s: Arc<HashMap<String, f64>>,
 }
 
 #[derive(Debug, Default)]
@@ -57,12 +63,20 @@ pub struct Control {
     claims: Mutex<Vec<Arc<Claim>>>,
 }
 
-/// The runs that still need training. Fails, before anything is trained, if a run folder
-/// holds results made with a different config than the plan now asks for.
-pub fn pending_runs<'a>(plan: &'a Plan, sweep_dir: &Path, retry_failed: bool) -> anyhow::Result<(Vec<&'a PlannedRun>, usize)> {
-    let mut pending = Vec::new();
-    let mut skipped = 0;
-    let mut conflicts = Vec::new();
+/// What a plan still has to do in a sweep folder.
+pub struct Pending<'a> {
+    /// Runs to train, in plan order.
+    pub pending: Vec<&'a PlannedRun>,
+    /// Runs finished before (done, diverged, or failed without --retry-failed).
+    pub skipped: usize,
+    /// "FOLDER: what differs": run folders holding results made with other settings.
+    pub conflicts: Vec<String>,
+}
+
+/// Reads the sweep folder (changing nothing) and sorts the plan's runs into those to
+/// train, those finished, and those whose folder holds results of a different config.
+pub fn pending_runs<'a>(plan: &'a Plan, sweep_dir: &Path, retry_failed: bool) -> Pending<'a> {
+    let mut todo = Pending { pending: Vec::new(), skipped: 0, conflicts: Vec::new() };
     for run in &plan.runs {
         let dir = RunDir::new(sweep_dir.join(&run.id));
         let has_results = dir.summary().exists() || dir.loss_csv().exists() || dir.resume_state().exists();
@@ -70,42 +84,34 @@ pub fn pending_runs<'a>(plan: &'a Plan, sweep_dir: &Path, retry_failed: bool) ->
             let old: Option<RunConfig> = std::fs::read_to_string(dir.config()).ok().and_then(|t| serde_json::from_str(&t).ok());
             match old {
                 Some(old) if old != run.config => {
-                    conflicts.push(format!("{}: {}", dir.path.display(), config_diff(&old, &run.config)));
+                    todo.conflicts.push(format!("{}: {}", dir.path.display(), config_diff(&old, &run.config)));
                     continue;
                 }
                 None if dir.summary().exists() => {
-                    conflicts.push(format!("{}: its config.json is missing or unreadable", dir.path.display()));
+                    todo.conflicts.push(format!("{}: its config.json is missing or unreadable", dir.path.display()));
                     continue;
                 }
                 _ => {}
             }
         }
         match dir.read_summary() {
-            Some(s) if s.status == Status::Interrupted => pending.push(run),
-            Some(s) if s.status == Status::Failed && retry_failed => pending.push(run),
-            Some(_) => {
-                skipped += 1;
-                // A worker killed between finishing a run and releasing it leaves its claim.
-                if claim::read(&dir.path).is_some_and(|c| claim::stale_reason(&c, &claim::hostname()).is_some()) {
-                    let _ = std::fs::remove_file(dir.path.join("claim.json"));
-                }
-            }
-            None => {
-                if dir.summary().exists() {
-                    println!("warning: {} is unreadable; training {} again", dir.summary().display(), run.id);
-                }
-                pending.push(run);
-            }
+            Some(s) if s.status == Status::Interrupted => todo.pending.push(run),
+            Some(s) if s.status == Status::Failed && retry_failed => todo.pending.push(run),
+            Some(_) => todo.skipped += 1,
+            None => todo.pending.push(run),
         }
     }
-    anyhow::ensure!(
-        conflicts.is_empty(),
+    todo
+}
+
+/// The refusal when run folders hold results of other settings, with the ways out.
+pub fn conflicts_message(conflicts: &[String]) -> String {
+    format!(
         "{} run folder(s) hold results trained with different settings than the spec now gives; \
          give the sweep a new name, or move those folders away:\n  {}",
         conflicts.len(),
         conflicts.join("\n  ")
-    );
-    Ok((pending, skipped))
+    )
 }
 
 /// "max_iters 300 → 500, lr …": what differs between two configs.
@@ -144,23 +150,46 @@ pub fn run_sweep(
     opts: Options,
 ) -> anyhow::Result<SweepOutcome> {
     std::fs::create_dir_all(sweep_dir).with_context(|| format!("cannot create output folder {}; check the path and its permissions", sweep_dir.display()))?;
-    let (pending, skipped) = pending_runs(plan, sweep_dir, opts.retry_failed)?;
+    let Pending { pending, skipped, conflicts } = pending_runs(plan, sweep_dir, opts.retry_failed);
+    anyhow::ensure!(conflicts.is_empty(), "{}", conflicts_message(&conflicts));
+    for run in &plan.runs {
+        let dir = RunDir::new(sweep_dir.join(&run.id));
+        if dir.read_summary().is_some() && !pending.iter().any(|p| p.id == run.id) {
+            // A worker killed between finishing a run and releasing it leaves its claim.
+            if claim::read(&dir.path).is_some_and(|c| claim::stale_reason(&c, &claim::hostname()).is_some()) {
+                let _ = std::fs::remove_file(dir.path.join("claim.json"));
+            }
+        } else if dir.summary().exists() && dir.read_summary().is_none() {
+            println!("warning: {} is unreadable; training {} again", dir.summary().display(), run.id);
+        }
+    }
     let total = pending.len();
     if skipped > 0 {
         println!("{skipped} of {} runs already finished; {total} to train", plan.runs.len());
     }
     let bar = ProgressBar::with_draw_target(Some(total as u64), if opts.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
-    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {elapsed} elapsed, eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {elapsed} elapsed{msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let eta = Eta::new(pending.iter().map(|r| r.id.as_str()), &opts.predicted_s, opts.jobs);
+    let show_eta = || {
+        if let Some(left) = eta.left() {
+            bar.set_message(format!(", {} left", estimate::human(left)));
+        }
+    };
+    show_eta();
     let outcome = Mutex::new(SweepOutcome { skipped, ..Default::default() });
     let finished = AtomicBool::new(false);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs.max(1)).build()?;
     std::thread::scope(|threads| {
-        threads.spawn(|| heartbeats(control, &finished));
+        threads.spawn(|| heartbeats(control, &finished, &show_eta));
         pool.scope_fifo(|scope| {
             for run in pending {
-                let (outcome, bar) = (&outcome, &bar);
+                let (outcome, bar, eta, opts) = (&outcome, &bar, &eta, &opts);
                 scope.spawn_fifo(move |_| {
-                    let result = run_one(run, sweep_dir, tokenizer_json, runner, control, opts, bar);
+                    let result = run_one(run, sweep_dir, tokenizer_json, runner, control, opts, bar, eta);
+                    match result {
+                        Attempt::Ran(_) => eta.finished(&run.id),
+                        _ => eta.dropped(&run.id),
+                    }
                     let mut out = outcome.lock().unwrap_or_else(|e| e.into_inner());
                     match result {
                         Attempt::Ran(summary) => {
@@ -196,7 +225,17 @@ enum Attempt {
     NotStarted,
 }
 
-fn run_one(run: &PlannedRun, sweep_dir: &Path, tokenizer_json: &str, runner: &dyn TrialRunner, control: &Control, opts: Options, bar: &ProgressBar) -> Attempt {
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    run: &PlannedRun,
+    sweep_dir: &Path,
+    tokenizer_json: &str,
+    runner: &dyn TrialRunner,
+    control: &Control,
+    opts: &Options,
+    bar: &ProgressBar,
+    eta: &Eta,
+) -> Attempt {
     if control.stopping.load(Ordering::SeqCst) {
         return Attempt::NotStarted;
     }
@@ -215,6 +254,7 @@ fn run_one(run: &PlannedRun, sweep_dir: &Path, tokenizer_json: &str, runner: &dy
         return Attempt::AlreadyDone;
     }
     control.claims.lock().unwrap_or_else(|e| e.into_inner()).push(claim.clone());
+    eta.started(&run.id);
     let mut attempts = 0;
     let summary = loop {
         attempts += 1;
@@ -248,12 +288,16 @@ fn release(control: &Control, claim: Arc<Claim>) {
     }
 }
 
-/// Refreshes the heartbeat of every claim this worker holds until `finished`.
-fn heartbeats(control: &Control, finished: &AtomicBool) {
+/// Refreshes the heartbeat of every claim this worker holds until `finished`, and calls
+/// `every_second` once a second.
+fn heartbeats(control: &Control, finished: &AtomicBool, every_second: &dyn Fn()) {
     let mut ticks = 0;
     while !finished.load(Ordering::SeqCst) {
         std::thread::sleep(std::time::Duration::from_millis(200));
         ticks += 1;
+        if ticks % 5 == 0 {
+            every_second();
+        }
         if ticks % (HEARTBEAT_SECS * 5) == 0 {
             let claims: Vec<Arc<Claim>> = control.claims.lock().unwrap_or_else(|e| e.into_inner()).clone();
             for c in claims {
@@ -317,33 +361,34 @@ pub fn one_line(s: &Summary) -> String {
 mod tests {
     use super::*;
     use crate::exec::runner::fake::FakeRunner;
-    use crate::plan::spec::Spec;
 
     fn plan(grid: &str) -> Plan {
         let text = format!("name: s\ndata:\n  path: d.txt\nsettings:\n  max_iters: 10\ngrid:\n{grid}");
-        Plan::build(&Spec::parse(&text).unwrap(), &text, Path::new("s.yaml")).unwrap()
+        Plan::from_spec_text(&text).unwrap()
     }
 
-    const OPTS: Options = Options { jobs: 2, retry_failed: false, progress: false, max_retries: 0 };
+    fn opts() -> Options {
+        Options { jobs: 2, ..Default::default() }
+    }
 
     #[test]
     fn runs_everything_then_skips_done_and_runs_only_new() {
         let dir = tempfile::tempdir().unwrap();
         let p = plan("  lr: [0.001, 0.01]\n  dropout: [0.0, 0.1]\n");
         let runner = FakeRunner::new(&["lr1e-2_do0"]);
-        let out = run_sweep(&p, dir.path(), "{}", &runner, &Control::default(), OPTS).unwrap();
+        let out = run_sweep(&p, dir.path(), "{}", &runner, &Control::default(), opts()).unwrap();
         assert_eq!((out.count(Status::Done), out.count(Status::Failed), out.skipped), (3, 1, 0));
         assert!(dir.path().join("report.md").exists() && dir.path().join("report.csv").exists());
         assert!(dir.path().join("lr1e-3_do0/config.json").exists());
 
         // Rerun: nothing to do.
         let again = FakeRunner::new(&[]);
-        let out = run_sweep(&p, dir.path(), "{}", &again, &Control::default(), OPTS).unwrap();
+        let out = run_sweep(&p, dir.path(), "{}", &again, &Control::default(), opts()).unwrap();
         assert_eq!((out.ran.len(), out.skipped), (0, 4));
 
         // A new grid value: only the two new runs train.
         let bigger = plan("  lr: [0.001, 0.01]\n  dropout: [0.0, 0.1, 0.2]\n");
-        let out = run_sweep(&bigger, dir.path(), "{}", &again, &Control::default(), OPTS).unwrap();
+        let out = run_sweep(&bigger, dir.path(), "{}", &again, &Control::default(), opts()).unwrap();
         let mut calls = again.calls.lock().unwrap().clone();
         calls.sort();
         assert_eq!(calls, ["lr1e-2_do0.2", "lr1e-3_do0.2"]);
@@ -351,18 +396,18 @@ mod tests {
 
         // --retry-failed reruns the failed one only.
         let retry = FakeRunner::new(&[]);
-        run_sweep(&bigger, dir.path(), "{}", &retry, &Control::default(), Options { retry_failed: true, ..OPTS }).unwrap();
+        run_sweep(&bigger, dir.path(), "{}", &retry, &Control::default(), Options { retry_failed: true, ..opts() }).unwrap();
         assert_eq!(*retry.calls.lock().unwrap(), ["lr1e-2_do0"]);
     }
 
     #[test]
     fn changed_settings_are_refused_before_training() {
         let dir = tempfile::tempdir().unwrap();
-        run_sweep(&plan("  lr: [0.001]\n"), dir.path(), "{}", &FakeRunner::new(&[]), &Control::default(), OPTS).unwrap();
+        run_sweep(&plan("  lr: [0.001]\n"), dir.path(), "{}", &FakeRunner::new(&[]), &Control::default(), opts()).unwrap();
         let text = "name: s\ndata:\n  path: d.txt\nsettings:\n  max_iters: 20\ngrid:\n  lr: [0.001]\n";
-        let changed = Plan::build(&Spec::parse(text).unwrap(), text, Path::new("s.yaml")).unwrap();
+        let changed = Plan::from_spec_text(text).unwrap();
         let runner = FakeRunner::new(&[]);
-        let err = run_sweep(&changed, dir.path(), "{}", &runner, &Control::default(), OPTS).unwrap_err().to_string();
+        let err = run_sweep(&changed, dir.path(), "{}", &runner, &Control::default(), opts()).unwrap_err().to_string();
         assert!(err.contains("train.max_iters was 10, now 20"), "{err}");
         assert!(runner.calls.lock().unwrap().is_empty());
     }

@@ -1,15 +1,15 @@
 //! Spec → Plan: applies fixed settings, expands the grid (cartesian product in spec key
 //! order) into one complete `RunConfig` per run, and validates every run before any
-//! training, reporting all problems at once.
+//! training. A value problem points at the line where that value was written (the grid
+//! item, the settings key, the data or sample key), with the value as written.
 
-use crate::error::{Problem, Problems};
+use crate::error::Problem;
 use crate::plan::run_id::run_id;
-use crate::plan::spec::{Spec, did_you_mean, line_of};
+use crate::plan::spec::{Places, Spec};
 use indexmap::IndexMap;
 use itertools::Itertools;
 use serde_json::Value;
-use std::path::Path;
-use sweep_config::{RunConfig, SETTING_NAMES, SettingError};
+use sweep_config::{ConfigProblem, RunConfig};
 
 /// One run of the sweep: its id, the values swept for it, and its complete config.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,112 +29,98 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Validates `spec` (read from `path`, whose `text` gives line numbers) and expands it.
-    pub fn build(spec: &Spec, text: &str, path: &Path) -> Result<Plan, Problems> {
+    /// Expands `spec` and checks every run. Returns the runs that are valid (so that later
+    /// checks, of the data for example, can still look at them) and every problem found.
+    pub fn build(spec: &Spec, places: &Places) -> (Plan, Vec<Problem>) {
         let mut problems = Vec::new();
-        macro_rules! problem {
-            ($line:expr, $message:expr) => {
-                problems.push(Problem { line: $line, message: $message })
-            };
-        }
-
-        if spec.name.is_empty() || spec.name.contains(['/', '\\']) || spec.name.starts_with('.') {
-            problem!(line_of(text, "name", None), format!("name {:?} must be a plain folder name (no slashes, not empty)", spec.name));
+        if !spec.name.is_empty() && (spec.name.contains(['/', '\\']) || spec.name.starts_with('.')) {
+            problems.push(Problem {
+                line: places.line("name"),
+                message: format!("name {:?} must be a plain folder name (no slashes, not starting with a dot)", spec.name),
+            });
         }
         let mut base = RunConfig::with_data(spec.data.path.clone());
         base.data = spec.data.clone();
         base.sample = spec.sample.clone();
-
         for (key, value) in &spec.settings {
-            let line = line_of(text, "settings", Some(key));
-            match to_json(value).and_then(|v| base.set(key, v).map_err(|e| describe(e, key))) {
-                Ok(()) => {}
-                Err(msg) => problem!(line, format!("settings.{msg}")),
-            }
-            if spec.grid.contains_key(key) {
-                problem!(line, format!("{key} is both in settings and in grid; keep it in one place"));
+            if let Err(e) = base.set(key, value.clone()) {
+                problems.push(Problem { line: places.line(&format!("settings.{key}")), message: format!("settings.{e}") });
             }
         }
 
-        let mut axes: Vec<(String, Vec<Value>)> = Vec::new();
-        for (key, value) in &spec.grid {
-            let line = line_of(text, "grid", Some(key));
-            if !SETTING_NAMES.contains(&key.as_str()) {
-                problem!(line, format!("grid.{}", describe(SettingError::Unknown(key.clone()), key)));
-                continue;
-            }
-            let Some(list) = value.as_sequence() else {
-                problem!(line, format!("grid.{key} must be a list like [a, b] (got {}); put a single value under settings", yaml_inline(value)));
-                continue;
-            };
-            if list.is_empty() {
-                problem!(line, format!("grid.{key} is an empty list; give at least one value or remove it"));
-                continue;
-            }
-            let mut values = Vec::new();
-            for item in list {
-                match to_json(item).and_then(|v| base.clone().set(key, v.clone()).map(|_| v).map_err(|e| describe(e, key))) {
-                    Ok(v) if values.contains(&v) => problem!(line, format!("grid.{key} lists {v} twice")),
-                    Ok(v) => values.push(v),
-                    Err(msg) => problem!(line, format!("grid.{msg}")),
-                }
-            }
-            axes.push((key.clone(), values));
-        }
-
-        // Expand the valid axes, then validate each combination; identical messages are merged.
-        let mut runs = Vec::new();
-        let mut invalid: IndexMap<String, Vec<String>> = IndexMap::new();
-        let combos: Vec<Vec<(String, Value)>> = if axes.is_empty() {
+        let combos: Vec<Vec<(String, Value)>> = if spec.grid.is_empty() {
             vec![vec![]]
         } else {
-            axes.iter().map(|(k, vs)| vs.iter().map(|v| (k.clone(), v.clone())).collect::<Vec<_>>()).multi_cartesian_product().collect()
+            spec.grid.iter().map(|(k, vs)| vs.iter().map(|v| (k.clone(), v.clone())).collect::<Vec<_>>()).multi_cartesian_product().collect()
         };
+        // The same problem in several runs is reported once, with the runs it hits.
+        let mut invalid: IndexMap<(Option<usize>, String), Vec<String>> = IndexMap::new();
+        let mut runs = Vec::new();
         for combo in combos {
             let params: IndexMap<String, Value> = combo.into_iter().collect();
             let mut config = base.clone();
+            let mut ok = true;
             for (k, v) in &params {
-                config.set(k, v.clone()).expect("grid values were type-checked above");
+                if let Err(e) = config.set(k, v.clone()) {
+                    ok = false;
+                    invalid.entry((places.line(&format!("grid.{k}")), format!("grid.{e}"))).or_default();
+                }
             }
             let id = run_id(&params);
             for p in config.problems() {
-                invalid.entry(p).or_default().push(id.clone());
+                ok = false;
+                invalid.entry(locate(&p, spec, places, &params)).or_default().push(id.clone());
             }
-            runs.push(PlannedRun { id, params, config });
+            if ok {
+                runs.push(PlannedRun { id, params, config });
+            }
         }
-        for (message, ids) in invalid {
-            let which = if ids.len() == runs.len() {
-                "every run".to_string()
+        let n_runs = spec.grid.values().map(Vec::len).product::<usize>();
+        for ((line, message), ids) in invalid {
+            let which = if ids.is_empty() || ids.len() == n_runs {
+                String::new()
             } else if ids.len() <= 3 {
-                ids.join(", ")
+                format!(" (in {})", ids.join(", "))
             } else {
-                format!("{} runs, e.g. {}", ids.len(), ids[..2].join(", "))
+                format!(" (in {} of {n_runs} runs, e.g. {})", ids.len(), ids[..2].join(", "))
             };
-            problem!(line_of(text, "grid", None).or_else(|| line_of(text, "settings", None)), format!("{message} (in {which})"));
+            problems.push(Problem { line, message: format!("{message}{which}") });
         }
-        if !problems.is_empty() {
-            return Err(Problems { path: path.to_path_buf(), items: problems });
-        }
-        let swept = axes.into_iter().map(|(k, _)| k).collect();
-        Ok(Plan { name: spec.name.clone(), swept, runs })
+        let swept = spec.grid.keys().cloned().collect();
+        (Plan { name: spec.name.clone(), swept, runs }, problems)
+    }
+
+    /// Parses and expands spec text without reading the corpus: the plan, or every
+    /// problem of the spec and its runs.
+    pub fn from_spec_text(text: &str) -> Result<Plan, Vec<Problem>> {
+        let parsed = Spec::parse(text);
+        let (plan, more) = Plan::build(&parsed.spec, &parsed.places);
+        let problems: Vec<Problem> = parsed.problems.into_iter().chain(more).collect();
+        if problems.is_empty() { Ok(plan) } else { Err(problems) }
     }
 }
 
-fn to_json(v: &serde_yaml_ng::Value) -> Result<Value, String> {
-    serde_json::to_value(v).map_err(|e| format!("value {} cannot be used: {e}", yaml_inline(v)))
-}
-
-fn yaml_inline(v: &serde_yaml_ng::Value) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| format!("{v:?}"))
-}
-
-fn describe(e: SettingError, key: &str) -> String {
-    match e {
-        SettingError::Unknown(_) => match did_you_mean(key, SETTING_NAMES) {
-            Some(s) => format!("{key} is not a known setting; did you mean `{s}`?"),
-            None => format!("{key} is not a known setting; known settings: {}", SETTING_NAMES.join(", ")),
-        },
-        other => other.to_string(),
+/// The line and message of a config problem: at the grid value this run uses, the
+/// settings key, the data/sample key, or (for a default) the other setting it names.
+fn locate(p: &ConfigProblem, spec: &Spec, places: &Places, params: &IndexMap<String, Value>) -> (Option<usize>, String) {
+    let key = p.key;
+    let written = |path: &str| places.get(path).map(|place| (place.line, place.text.clone()));
+    let found = if let Some(value) = params.get(key) {
+        let idx = spec.grid.get(key).and_then(|vs| vs.iter().position(|v| v == value));
+        idx.and_then(|i| written(&format!("grid.{key}[{i}]"))).map(|w| (w, format!("grid.{key}")))
+    } else if key.contains('.') {
+        written(key).map(|w| (w, key.to_string()))
+    } else {
+        written(&format!("settings.{key}")).map(|w| (w, format!("settings.{key}")))
+    };
+    match found {
+        Some(((line, text), name)) => (Some(line), format!("{name} {text} {}", p.rule)),
+        // A default value: point at whatever setting the rule names that was written.
+        None => {
+            let other = spec.settings.keys().chain(spec.grid.keys()).find(|k| p.rule.contains(k.as_str()));
+            let line = other.and_then(|k| places.line(&format!("settings.{k}")).or_else(|| places.line(&format!("grid.{k}"))));
+            (line, format!("{key} {} (the default) {}", p.value, p.rule))
+        }
     }
 }
 
@@ -142,16 +128,19 @@ fn describe(e: SettingError, key: &str) -> String {
 mod tests {
     use super::*;
 
-    fn plan(yaml: &str) -> Result<Plan, Problems> {
-        let spec = Spec::parse(yaml).unwrap();
-        Plan::build(&spec, yaml, Path::new("s.yaml"))
+    fn plan(yaml: &str) -> (Plan, Vec<String>) {
+        let parsed = Spec::parse(yaml);
+        assert_eq!(parsed.problems, [], "the spec itself should parse");
+        let (plan, problems) = Plan::build(&parsed.spec, &parsed.places);
+        (plan, problems.iter().map(|p| format!("{}: {}", p.line.unwrap_or(0), p.message)).collect())
     }
 
     const HEAD: &str = "name: t\ndata:\n  path: d.txt\n";
 
     #[test]
     fn grid_order_is_the_cartesian_product_in_key_order() {
-        let p = plan(&format!("{HEAD}settings:\n  max_iters: 10\ngrid:\n  batch_size: [8, 16]\n  lr: [1e-3, 1e-4]\n  dropout: [0.0, 0.1, 0.2]\n")).unwrap();
+        let (p, problems) = plan(&format!("{HEAD}settings:\n  max_iters: 10\ngrid:\n  batch_size: [8, 16]\n  lr: [1e-3, 1e-4]\n  dropout: [0.0, 0.1, 0.2]\n"));
+        assert_eq!(problems, Vec::<String>::new());
         let ids: Vec<&str> = p.runs.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids.len(), 12);
         assert_eq!(&ids[..4], ["bs8_lr1e-3_do0", "bs8_lr1e-3_do0.1", "bs8_lr1e-3_do0.2", "bs8_lr1e-4_do0"]);
@@ -165,38 +154,47 @@ mod tests {
 
     #[test]
     fn no_grid_is_one_run() {
-        let p = plan(HEAD).unwrap();
+        let (p, _) = plan(HEAD);
         assert_eq!(p.runs.len(), 1);
         assert_eq!(p.runs[0].id, "run");
     }
 
-    /// Each case: a spec body after HEAD, and text every reported problem list must contain.
+    /// Each case: a spec body after HEAD (whose last line is 3), and the exact problems.
     const CASES: &[(&str, &[&str])] = &[
-        ("grid:\n  lrr: [1]\n", &["s.yaml:5: grid.lrr is not a known setting; did you mean `lr`?"]),
-        ("settings:\n  dropuot: 0.1\n", &["s.yaml:5: settings.dropuot is not a known setting; did you mean `dropout`?"]),
-        ("grid:\n  lr: []\n", &["s.yaml:5: grid.lr is an empty list"]),
-        ("grid:\n  lr: 0.1\n", &["grid.lr must be a list like [a, b] (got 0.1)"]),
-        ("grid:\n  batch_size: [8, big]\n", &["s.yaml:5: grid.batch_size: invalid type: string \"big\""]),
-        ("grid:\n  lr: [-0.1, 1e-3]\n", &["lr -0.1 must be a positive number (in lr-0.1)"]),
-        ("grid:\n  dropout: [1.0]\n", &["dropout 1 must be in [0, 1) (in every run)"]),
+        // The value's own line, as written, even in a multi-line list; only the runs it hits.
+        ("grid:\n  lr: [1e-3, 3e-3]\n  dropout:\n    - 0.0\n    - 1.0\n", &["8: grid.dropout 1.0 must be in [0, 1) (in lr1e-3_do1, lr3e-3_do1)"]),
+        ("grid:\n  dropout: [1.0]\n", &["5: grid.dropout 1.0 must be in [0, 1)"]),
+        ("settings:\n  dropout: 1.0\n", &["5: settings.dropout 1.0 must be in [0, 1)"]),
+        // A negative lr is reported as the lr, never through the min_lr derived from it.
+        ("grid:\n  lr: [-0.1, 1e-3]\n", &["5: grid.lr -0.1 must be a positive number (in lr-0.1)"]),
+        ("sample:\n  temperature: 0\n", &["5: sample.temperature 0 must be positive"]),
+        ("sample:\n  top_k: 0\n", &["5: sample.top_k 0 must be at least 1 (or left out to keep every token)"]),
+        ("sample:\n  prompts: [a]\n  max_new_tokens: 10\n  top_k: 0\n", &["7: sample.top_k 0 must be at least 1 (or left out to keep every token)"]),
+        ("", &[]),
         (
             "settings:\n  n_heads: 3\ngrid:\n  embed_dim: [32, 48]\n  lr: [0.1, -1]\n",
             &[
-                "embed_dim 32 is not divisible by n_heads 3; pick embed_dim a multiple of n_heads (in emb32_lr0.1, emb32_lr-1)",
-                "lr -1 must be a positive number (in emb32_lr-1, emb48_lr-1)",
+                "7: grid.embed_dim 32 is not divisible by n_heads 3; pick embed_dim a multiple of n_heads (in emb32_lr0.1, emb32_lr-1)",
+                "8: grid.lr -1 must be a positive number (in emb32_lr-1, emb48_lr-1)",
             ],
         ),
-        ("settings:\n  lr: 0.1\ngrid:\n  lr: [0.1, 0.2]\n", &["lr is both in settings and in grid"]),
-        ("grid:\n  lr: [0.1, 0.1]\n", &["grid.lr lists 0.1 twice"]),
+        // A default that another setting makes invalid points at that setting.
+        ("settings:\n  n_heads: 3\n", &["5: embed_dim 128 (the default) is not divisible by n_heads 3; pick embed_dim a multiple of n_heads"]),
     ];
 
     #[test]
     fn validation_messages() {
         for (body, wants) in CASES {
-            let err = plan(&format!("{HEAD}{body}")).unwrap_err().to_string();
-            for want in *wants {
-                assert!(err.contains(want), "spec body:\n{body}\nwant: {want}\ngot:\n{err}");
-            }
+            let (_, got) = plan(&format!("{HEAD}{body}"));
+            assert_eq!(got, *wants, "spec body:\n{body}");
         }
+    }
+
+    #[test]
+    fn bpe_vocab_size_points_at_its_line() {
+        let (_, got) = plan("name: t\ndata:\n  path: d.txt\n  tokenizer: bpe\n  vocab_size: 200\n");
+        assert_eq!(got, ["5: data.vocab_size 200 must be larger than 256 for tokenizer: bpe (the byte alphabet)"]);
+        let (_, got) = plan("name: t\ndata:\n  path: d.txt\n  vocab_size: 300\n");
+        assert_eq!(got, ["4: data.vocab_size 300 only applies to tokenizer: bpe"]);
     }
 }

@@ -1,9 +1,15 @@
-//! What to run: the spec as written in YAML, its validation and expansion into a `Plan`
-//! of complete run configs, and the run ids that name them. Nothing here trains, writes
-//! run folders or reads results.
+//! What to run: the spec as written in YAML (`spec`, read through `yaml`), its expansion
+//! into a `Plan` of complete run configs (`build`) with the run ids that name them, the
+//! corpus checked against the runs (`corpus`), all of it at once (`check`), and what the
+//! plan will cost (`estimate`). Nothing here trains, writes run folders or reads results.
 
 pub mod build;
+pub mod check;
+pub mod corpus;
+pub mod estimate;
 pub mod run_id;
 pub mod spec;
+mod yaml;
 
 pub use build::{Plan, PlannedRun};
+pub use check::{Checked, check};

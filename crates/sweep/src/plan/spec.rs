@@ -1,13 +1,20 @@
 //! The sweep spec as the user wrote it in YAML: name, data, fixed settings, the grid of
-//! swept settings and sampling options. Parsing only; `plan` validates and expands it.
+//! swept settings and sampling options. Parsing reads every key of the file, types every
+//! value by the setting it belongs to, reports every problem it finds at its own line
+//! (not just the first), and remembers where each value was written (`Places`) so that
+//! later checks can point there too. `plan` validates combinations and expands the grid.
 
-use crate::error::SpecError;
+use crate::error::{Problem, SpecError};
+use crate::plan::yaml::{self, Field};
 use indexmap::IndexMap;
+use marked_yaml::Node;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use sweep_config::{DataConfig, SampleConfig};
+use sweep_config::{DataConfig, SETTING_NAMES, SampleConfig, ValueKind, setting_kind};
 
-/// A parsed `sweeps/*.yaml`.
+/// A parsed `sweeps/*.yaml`. Saved as `sweep.json` in the sweep folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
@@ -17,10 +24,10 @@ pub struct Spec {
     pub data: DataConfig,
     /// Settings fixed for every run (any name from `sweep_config::SETTING_NAMES`).
     #[serde(default)]
-    pub settings: IndexMap<String, serde_yaml_ng::Value>,
-    /// Swept settings: each a list; every combination is one run, in this key order.
+    pub settings: IndexMap<String, Value>,
+    /// Swept settings, each a list of values; every combination is one run, in this key order.
     #[serde(default)]
-    pub grid: IndexMap<String, serde_yaml_ng::Value>,
+    pub grid: IndexMap<String, Vec<Value>>,
     /// Text generated at the end of each run.
     #[serde(default)]
     pub sample: SampleConfig,
@@ -29,40 +36,295 @@ pub struct Spec {
     pub max_retries: u32,
 }
 
+/// Where a value was written: its 1-based line and its text as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    pub line: usize,
+    pub text: String,
+}
+
+/// Where each value of a spec was written, by dotted path: `name`, `data.path`,
+/// `settings.lr`, `grid.lr` (the key), `grid.lr[1]` (the second value), `sample.prompts[0]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Places(HashMap<String, Place>);
+
+impl Places {
+    pub fn get(&self, path: &str) -> Option<&Place> {
+        self.0.get(path)
+    }
+    pub fn line(&self, path: &str) -> Option<usize> {
+        self.get(path).map(|p| p.line)
+    }
+    /// Records `node` as written at its own line, or at `line` (a key's) when given.
+    fn insert(&mut self, path: String, node: &Node) {
+        self.insert_at(path, yaml::line(node), node);
+    }
+    fn insert_at(&mut self, path: String, line: Option<usize>, node: &Node) {
+        if let Some(line) = line {
+            self.0.insert(path, Place { line, text: yaml::shown(node) });
+        }
+    }
+}
+
+/// A spec read from text, with every problem found while reading it. When `problems` is
+/// not empty, `spec` holds what could be read (unknown keys and bad values left out).
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub spec: Spec,
+    pub places: Places,
+    pub problems: Vec<Problem>,
+}
+
+const TOP_KEYS: &[&str] = &["name", "data", "settings", "grid", "sample", "max_retries"];
+
+const DATA_FIELDS: &[(&str, Field)] = &[
+    ("path", Field::Scalar(ValueKind::Text, false)),
+    ("tokenizer", Field::Choice(&["char", "bpe"])),
+    ("vocab_size", Field::Scalar(ValueKind::Whole, true)),
+    ("tokenizer_path", Field::Scalar(ValueKind::Text, true)),
+    ("val_fraction", Field::Scalar(ValueKind::Number, false)),
+];
+
+const SAMPLE_FIELDS: &[(&str, Field)] = &[
+    ("prompts", Field::List(ValueKind::Text)),
+    ("max_new_tokens", Field::Scalar(ValueKind::Whole, false)),
+    ("temperature", Field::Scalar(ValueKind::Number, false)),
+    ("top_k", Field::Scalar(ValueKind::Whole, true)),
+];
+
 impl Spec {
-    /// Reads and parses a spec file. YAML and type errors carry the line and column.
-    pub fn from_path(path: &Path) -> Result<(Spec, String), SpecError> {
+    /// Reads and parses a spec file; only an unreadable file is an error, everything
+    /// else wrong with it is in `Parsed::problems`.
+    pub fn from_path(path: &Path) -> Result<Parsed, SpecError> {
         let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_path_buf(), source })?;
-        let spec = Self::parse(&text).map_err(|message| SpecError::Yaml { path: path.to_path_buf(), message })?;
-        Ok((spec, text))
+        Ok(Self::parse(&text))
     }
 
-    /// Parses spec text; the error is one line with a "did you mean" where one fits.
-    pub fn parse(text: &str) -> Result<Spec, String> {
-        serde_yaml_ng::from_str::<Spec>(text).map_err(|e| {
-            let msg = e.to_string();
-            match unknown_field(&msg) {
-                Some((field, expected)) => match did_you_mean(&field, &expected) {
-                    Some(s) => format!("{msg} (did you mean `{s}`?)"),
-                    None => msg,
-                },
-                None => msg,
+    /// Parses spec text, collecting every problem with its line.
+    pub fn parse(text: &str) -> Parsed {
+        let mut r = Reader { places: Places::default(), problems: Vec::new() };
+        let spec = match yaml::parse(text) {
+            Ok(root) => r.spec(&root),
+            Err(problem) => {
+                r.problems.push(problem);
+                Spec::empty()
             }
-        })
+        };
+        Parsed { spec, places: r.places, problems: r.problems }
     }
 
     /// Where this sweep's runs go: `<out>/<name>`.
     pub fn sweep_dir(&self, out: &Path) -> PathBuf {
         out.join(&self.name)
     }
+
+    fn empty() -> Spec {
+        Spec {
+            name: String::new(),
+            data: sweep_config::RunConfig::with_data("").data,
+            settings: IndexMap::new(),
+            grid: IndexMap::new(),
+            sample: SampleConfig::default(),
+            max_retries: 0,
+        }
+    }
 }
 
-/// Picks `field` and the expected names out of serde's "unknown field `x`, expected one of `a`, `b`".
-fn unknown_field(msg: &str) -> Option<(String, Vec<String>)> {
-    let rest = msg.split("unknown field `").nth(1)?;
-    let (field, rest) = rest.split_once('`')?;
-    let expected = rest.split('`').skip(1).step_by(2).map(str::to_string).collect();
-    Some((field.to_string(), expected))
+/// Walks the YAML tree, keeping what is valid and noting every problem.
+struct Reader {
+    places: Places,
+    problems: Vec<Problem>,
+}
+
+impl Reader {
+    fn problem(&mut self, line: Option<usize>, message: String) {
+        self.problems.push(Problem { line, message });
+    }
+
+    fn spec(&mut self, root: &Node) -> Spec {
+        let mut spec = Spec::empty();
+        let Some(map) = root.as_mapping() else {
+            self.problem(yaml::line(root), "a spec is a mapping of keys: name:, data:, settings:, grid:, sample:".into());
+            return spec;
+        };
+        let (mut has_name, mut has_data) = (false, false);
+        for (key, value) in map.iter() {
+            let line = yaml::line_of_key(key);
+            match key.as_str() {
+                "name" => {
+                    has_name = true;
+                    self.places.insert("name".into(), value);
+                    match yaml::scalar(value, ValueKind::Text, false) {
+                        Ok(Value::String(s)) => spec.name = s,
+                        Ok(_) => {}
+                        Err(rule) => self.problem(line, format!("name {rule}")),
+                    }
+                }
+                "data" => {
+                    has_data = true;
+                    spec.data = self.section("data", value, line, DATA_FIELDS, &["path"], spec.data.clone());
+                }
+                "sample" => spec.sample = self.section("sample", value, line, SAMPLE_FIELDS, &[], SampleConfig::default()),
+                "max_retries" => match yaml::scalar(value, ValueKind::Whole, false) {
+                    Ok(v) => spec.max_retries = v.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(u32::MAX),
+                    Err(rule) => self.problem(line, format!("max_retries {rule}")),
+                },
+                "settings" => spec.settings = self.settings(value, line),
+                "grid" => spec.grid = self.grid(value, line),
+                other => {
+                    let hint = did_you_mean(other, TOP_KEYS).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+                    self.problem(line, format!("{other} is not a known top-level key{hint} (known: {})", TOP_KEYS.join(", ")));
+                }
+            }
+        }
+        if !has_name {
+            self.problem(Some(1), "name: is missing; give the sweep a name (its runs go to runs/<name>/)".into());
+        }
+        if !has_data {
+            self.problem(Some(1), "data: is missing; give at least data: {path: <text file>}".into());
+        }
+        for key in spec.settings.keys() {
+            if spec.grid.contains_key(key) {
+                let line = self.places.line(&format!("settings.{key}"));
+                self.problem(line, format!("{key} is both in settings and in grid; keep it in one place"));
+            }
+        }
+        spec
+    }
+
+    /// A section with a fixed set of fields (`data:`, `sample:`), read into its config type.
+    fn section<T: serde::de::DeserializeOwned + Serialize>(
+        &mut self,
+        name: &str,
+        node: &Node,
+        line: Option<usize>,
+        fields: &[(&str, Field)],
+        required: &[&str],
+        defaults: T,
+    ) -> T {
+        let mut out = match serde_json::to_value(&defaults) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        let Some(map) = node.as_mapping() else {
+            self.problem(line, format!("{name} must be a mapping of keys ({}), got {}", field_names(fields), yaml::shown(node)));
+            return defaults;
+        };
+        for want in required {
+            if !map.iter().any(|(k, _)| k.as_str() == *want) {
+                self.problem(line, format!("{name}.{want} is missing"));
+            }
+        }
+        for (key, value) in map.iter() {
+            let key_line = yaml::line_of_key(key);
+            let Some((_, field)) = fields.iter().find(|(f, _)| *f == key.as_str()) else {
+                let known: Vec<&str> = fields.iter().map(|(f, _)| *f).collect();
+                let hint = did_you_mean(key.as_str(), &known).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+                self.problem(key_line, format!("{name}.{} is not a known key of {name}:{hint} (known: {})", key.as_str(), field_names(fields)));
+                continue;
+            };
+            let path = format!("{name}.{}", key.as_str());
+            self.places.insert_at(path.clone(), key_line.or(yaml::line(value)), value);
+            match field.read(value) {
+                Ok(v) => {
+                    if let (Field::List(_), Some(items)) = (field, value.as_sequence()) {
+                        for (i, item) in items.iter().enumerate() {
+                            self.places.insert(format!("{path}[{i}]"), item);
+                        }
+                    }
+                    out.insert(key.as_str().to_string(), v);
+                }
+                Err((bad_line, rule)) => self.problem(bad_line.or(key_line), format!("{path} {rule}")),
+            }
+        }
+        match serde_json::from_value(Value::Object(out)) {
+            Ok(v) => v,
+            Err(e) => {
+                self.problem(line, format!("{name}: {e}"));
+                defaults
+            }
+        }
+    }
+
+    fn settings(&mut self, node: &Node, line: Option<usize>) -> IndexMap<String, Value> {
+        let mut out = IndexMap::new();
+        let Some(map) = self.mapping("settings", node, line) else { return out };
+        for (key, value) in map.iter() {
+            let key_line = yaml::line_of_key(key);
+            let Some((kind, nullable)) = self.known_setting("settings", key.as_str(), key_line) else { continue };
+            self.places.insert_at(format!("settings.{}", key.as_str()), key_line.or(yaml::line(value)), value);
+            match yaml::scalar(value, kind, nullable) {
+                Ok(v) => {
+                    out.insert(key.as_str().to_string(), v);
+                }
+                Err(rule) => self.problem(key_line, format!("settings.{} {rule}", key.as_str())),
+            }
+        }
+        out
+    }
+
+    fn grid(&mut self, node: &Node, line: Option<usize>) -> IndexMap<String, Vec<Value>> {
+        let mut out = IndexMap::new();
+        let Some(map) = self.mapping("grid", node, line) else { return out };
+        for (key, value) in map.iter() {
+            let (key, key_line) = (key.as_str(), yaml::line_of_key(key));
+            let Some((kind, nullable)) = self.known_setting("grid", key, key_line) else { continue };
+            self.places.insert_at(format!("grid.{key}"), key_line, value);
+            let Some(items) = value.as_sequence() else {
+                self.problem(key_line, format!("grid.{key} must be a list like [a, b] (got {}); put a single value under settings", yaml::shown(value)));
+                continue;
+            };
+            if items.is_empty() {
+                self.problem(key_line, format!("grid.{key} is an empty list; give at least one value or remove it"));
+                continue;
+            }
+            let mut values = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let item_line = yaml::line(item).or(key_line);
+                match yaml::scalar(item, kind, nullable) {
+                    Ok(v) if values.contains(&v) => self.problem(item_line, format!("grid.{key} lists {} twice", yaml::shown(item))),
+                    Ok(v) => {
+                        self.places.insert(format!("grid.{key}[{}]", values.len()), item);
+                        values.push(v);
+                    }
+                    Err(rule) => {
+                        self.problem(item_line, format!("grid.{key} {rule}{}", if items.len() > 1 { format!(" (value {})", i + 1) } else { String::new() }))
+                    }
+                }
+            }
+            if !values.is_empty() {
+                out.insert(key.to_string(), values);
+            }
+        }
+        out
+    }
+
+    fn mapping<'n>(&mut self, name: &str, node: &'n Node, line: Option<usize>) -> Option<&'n marked_yaml::types::MarkedMappingNode> {
+        if yaml::is_null(node) {
+            return None;
+        }
+        let map = node.as_mapping();
+        if map.is_none() {
+            self.problem(line, format!("{name} must be a mapping of setting: value, got {}", yaml::shown(node)));
+        }
+        map
+    }
+
+    fn known_setting(&mut self, section: &str, key: &str, line: Option<usize>) -> Option<(ValueKind, bool)> {
+        let kind = setting_kind(key);
+        if kind.is_none() {
+            let message = match did_you_mean(key, SETTING_NAMES) {
+                Some(s) => format!("{section}.{key} is not a known setting; did you mean `{s}`?"),
+                None => format!("{section}.{key} is not a known setting; known settings: {}", SETTING_NAMES.join(", ")),
+            };
+            self.problem(line, message);
+        }
+        kind
+    }
+}
+
+fn field_names(fields: &[(&str, Field)]) -> String {
+    fields.iter().map(|(f, _)| *f).collect::<Vec<_>>().join(", ")
 }
 
 /// The closest known name to `word`, if it is close enough to be a typo.
@@ -73,30 +335,6 @@ pub fn did_you_mean<S: AsRef<str>>(word: &str, known: &[S]) -> Option<String> {
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, k)| k.to_string())
-}
-
-/// 1-based line of `key:` inside the top-level mapping `section:` (or of `section:` itself
-/// when `key` is None). A plain text scan: good enough for pointing at a typo.
-pub fn line_of(text: &str, section: &str, key: Option<&str>) -> Option<usize> {
-    let mut in_section = false;
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        let indented = line.len() != trimmed.len();
-        if !indented && !trimmed.is_empty() && !trimmed.starts_with('#') {
-            in_section = trimmed.strip_prefix(section).is_some_and(|r| r.trim_start().starts_with(':'));
-            if in_section && key.is_none() {
-                return Some(i + 1);
-            }
-            continue;
-        }
-        if in_section
-            && let Some(key) = key
-            && trimmed.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with(':'))
-        {
-            return Some(i + 1);
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -111,36 +349,91 @@ settings:
   max_iters: 100   # fixed
 grid:
   lr: [1e-3, 3e-4]
-  dropout: [0.0, 0.1]
+  dropout:
+    - 0.0
+    - 0.1
 ";
 
-    #[test]
-    fn parses_and_keeps_grid_order() {
-        let spec = Spec::parse(SPEC).unwrap();
-        assert_eq!(spec.name, "demo");
-        assert_eq!(spec.grid.keys().collect::<Vec<_>>(), ["lr", "dropout"]);
-        assert_eq!(spec.data.val_fraction, 0.1);
+    fn messages(text: &str) -> Vec<String> {
+        Spec::parse(text).problems.iter().map(|p| format!("{}: {}", p.line.unwrap_or(0), p.message)).collect()
     }
 
     #[test]
-    fn unknown_top_level_key_has_line_and_suggestion() {
-        let err = Spec::parse(&SPEC.replace("grid:", "gird:")).unwrap_err();
-        assert!(err.contains("unknown field `gird`"), "{err}");
-        assert!(err.contains("line 6"), "{err}");
-        assert!(err.contains("did you mean `grid`?"), "{err}");
+    fn parses_and_keeps_grid_order_and_places() {
+        let parsed = Spec::parse(SPEC);
+        assert_eq!(parsed.problems, []);
+        let spec = parsed.spec;
+        assert_eq!(spec.name, "demo");
+        assert_eq!(spec.grid.keys().collect::<Vec<_>>(), ["lr", "dropout"]);
+        assert_eq!(spec.grid["lr"], [serde_json::json!(1e-3), serde_json::json!(3e-4)]);
+        assert_eq!(spec.settings["max_iters"], serde_json::json!(100));
+        assert_eq!(spec.data.val_fraction, 0.1);
+        let places = parsed.places;
+        assert_eq!(places.get("grid.lr[1]"), Some(&Place { line: 7, text: "3e-4".into() }));
+        assert_eq!(places.get("grid.dropout[1]"), Some(&Place { line: 10, text: "0.1".into() }));
+        assert_eq!(places.line("grid.dropout"), Some(8));
+        assert_eq!(places.line("settings.max_iters"), Some(5));
+        assert_eq!(places.line("data.path"), Some(3));
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_with_its_line() {
+        let text = SPEC.replace("grid:", "gird:").replace("  path:", "  pth: x\n  path:");
+        assert_eq!(
+            messages(&text),
+            [
+                "3: data.pth is not a known key of data:; did you mean `path`? (known: path, tokenizer, vocab_size, tokenizer_path, val_fraction)",
+                "7: gird is not a known top-level key; did you mean `grid`? (known: name, data, settings, grid, sample, max_retries)",
+            ]
+        );
+    }
+
+    #[test]
+    fn type_errors_read_as_a_person_would_write_them() {
+        let text = "name: t\ndata:\n  path: d.txt\n  val_fraction: lots\nsettings:\n  bias: yes\n  batch_size: 3.5\ngrid:\n  lr: [1e-3, \"3e-4\"]\n  n_layers: [1, -2]\nsample:\n  top_k: 0.5\n  prompts: hello\n";
+        assert_eq!(
+            messages(text),
+            [
+                "4: data.val_fraction must be a number, got lots",
+                "6: settings.bias must be true or false, got yes",
+                "7: settings.batch_size must be a whole number, got 3.5",
+                "9: grid.lr must be a number, got \"3e-4\" (quoted, so it is text) (value 2)",
+                "10: grid.n_layers must be a whole number, got -2 (value 2)",
+                "12: sample.top_k must be a whole number, got 0.5",
+                "13: sample.prompts must be a list like [a, b], got hello",
+            ]
+        );
     }
 
     #[test]
     fn malformed_yaml_has_line_and_column() {
-        let err = Spec::parse("name: x\ndata: {path: a\ngrid: 3").unwrap_err();
-        assert!(err.contains("line 3 column"), "{err}");
+        let problems = Spec::parse("name: x\ndata: {path: a\ngrid: 3").problems;
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, Some(3), "{problems:?}");
+        assert!(problems[0].message.starts_with("YAML syntax error at column"), "{problems:?}");
     }
 
     #[test]
-    fn finds_lines_of_keys() {
-        assert_eq!(line_of(SPEC, "grid", Some("dropout")), Some(8));
-        assert_eq!(line_of(SPEC, "settings", Some("max_iters")), Some(5));
-        assert_eq!(line_of(SPEC, "grid", None), Some(6));
-        assert_eq!(line_of(SPEC, "grid", Some("max_iters")), None);
+    fn grid_shapes_and_duplicates() {
+        let text = "name: t\ndata:\n  path: d.txt\nsettings:\n  lr: 0.1\ngrid:\n  lr: [0.1, 0.2]\n  dropout: 0.1\n  n_layers: []\n  seed: [1, 1]\n";
+        assert_eq!(
+            messages(text),
+            [
+                "8: grid.dropout must be a list like [a, b] (got 0.1); put a single value under settings",
+                "9: grid.n_layers is an empty list; give at least one value or remove it",
+                "10: grid.seed lists 1 twice",
+                "5: lr is both in settings and in grid; keep it in one place",
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_name_and_data() {
+        assert_eq!(
+            messages("grid:\n  lr: [1]\n"),
+            ["1: name: is missing; give the sweep a name (its runs go to runs/<name>/)", "1: data: is missing; give at least data: {path: <text file>}"]
+        );
+        assert_eq!(messages("name: t\ndata:\n  tokenizer: bpe\n"), ["2: data.path is missing"]);
+        assert_eq!(messages("name: t\ndata:\n  path: x\n  tokenizer: word\n"), ["4: data.tokenizer must be one of char, bpe, got word"]);
     }
 }

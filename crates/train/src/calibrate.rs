@@ -1,0 +1,80 @@
+//! Timing a few training steps of a run's shape on this machine, so that the plan's time
+//! estimate comes from what this machine does rather than an assumed FLOP rate. Runs the
+//! same model, optimizer step, evaluation batch and sampling step as a real trial, on
+//! random tokens; nothing is saved.
+
+use crate::error::TrainError;
+use crate::model::Gpt;
+use crate::optim::AdamW;
+use crate::trainer::{batch, train_step};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use std::time::{Duration, Instant};
+use sweep_config::RunConfig;
+use tch::{Device, Kind, Tensor, nn};
+
+/// Seconds per unit of work for one shape of run, measured here.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShapeTiming {
+    /// One optimizer step (all its micro-batches, clipping and AdamW).
+    pub step_s: f64,
+    /// One evaluation batch (forward only, dropout off).
+    pub eval_batch_s: f64,
+    /// One generated token (a forward pass over up to block_size tokens of one sequence).
+    pub sample_token_s: f64,
+}
+
+/// Steps run before timing: the first ones allocate and warm caches.
+const WARMUP_STEPS: usize = 2;
+/// Timing stops after this many steps, or earlier once `budget` has passed (at least 2).
+const MAX_TIMED_STEPS: usize = 8;
+
+/// Times `cfg`'s shape: a fresh model of that shape, trained for a few steps on random
+/// tokens of `vocab_size`, with the intra-op threads the caller has set.
+pub fn time_shape(cfg: &RunConfig, vocab_size: usize, device: Device, budget: Duration) -> Result<ShapeTiming, TrainError> {
+    let (m, t) = (&cfg.model, &cfg.train);
+    tch::manual_seed(t.seed as i64);
+    let vs = nn::VarStore::new(device);
+    let mut model = Gpt::new(&vs.root(), m, vocab_size);
+    if device.is_cuda() {
+        model.compute_kind = Kind::BFloat16;
+    }
+    let mut opt = AdamW::new(&vs, t);
+    let mut rng = StdRng::seed_from_u64(t.seed);
+    let n_tokens = (4 * m.block_size * t.batch_size).max(4 * (m.block_size + 1));
+    let ids: Vec<i64> = (0..n_tokens).map(|_| rng.random_range(0..vocab_size as i64)).collect();
+    let ids = Tensor::from_slice(&ids).to(device);
+    let torch = |e| TrainError::torch(0, e);
+
+    for _ in 0..WARMUP_STEPS {
+        train_step(&model, &mut opt, t.lr, &ids, cfg, &mut rng).map_err(torch)?;
+    }
+    let start = Instant::now();
+    let mut steps = 0;
+    while steps < 2 || (steps < MAX_TIMED_STEPS && start.elapsed() < budget) {
+        train_step(&model, &mut opt, t.lr, &ids, cfg, &mut rng).map_err(torch)?;
+        steps += 1;
+    }
+    let step_s = start.elapsed().as_secs_f64() / steps as f64;
+
+    let _guard = tch::no_grad_guard();
+    let time = |f: &mut dyn FnMut() -> Result<(), TrainError>| -> Result<f64, TrainError> {
+        f()?;
+        let start = Instant::now();
+        for _ in 0..3 {
+            f()?;
+        }
+        Ok(start.elapsed().as_secs_f64() / 3.0)
+    };
+    let eval_batch_s = time(&mut || {
+        let (x, y) = batch(&ids, t.batch_size, m.block_size, &mut rng);
+        f64::try_from(&model.loss(&x, &y, false)).map(|_| ()).map_err(torch)
+    })?;
+    // Generation at full context, as most of a sample's tokens are.
+    let prompt: Vec<u32> = (0..m.block_size).map(|i| (i % vocab_size) as u32).collect();
+    const SAMPLE_TOKENS: usize = 4;
+    let sample_token_s = time(&mut || {
+        crate::sample::generate(&model, &prompt, SAMPLE_TOKENS, 1.0, Some(40), device);
+        Ok(())
+    })? / SAMPLE_TOKENS as f64;
+    Ok(ShapeTiming { step_s, eval_batch_s, sample_token_s })
+}

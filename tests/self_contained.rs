@@ -1,0 +1,40 @@
+//! A clone must work with nothing beside it: no tracked file other than documentation may
+//! refer to the `shared` folder that sits beside the development checkout, and every file
+//! the specs in sweeps/ train on is tracked.
+
+use std::path::Path;
+use std::process::Command;
+
+fn tracked_files() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("git").args(["ls-files", "-z"]).current_dir(root).output().expect("git ls-files (tests run in a git checkout)");
+    assert!(out.status.success(), "git ls-files failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).split('\0').filter(|f| !f.is_empty()).map(str::to_string).collect()
+}
+
+#[test]
+fn no_tracked_file_but_docs_refers_to_the_folder_beside_the_checkout() {
+    // Spelt in two pieces so that this file does not match itself.
+    let needle = format!("{}/shared", "..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let offenders: Vec<String> = tracked_files()
+        .into_iter()
+        .filter(|f| !f.ends_with(".md"))
+        .filter(|f| std::fs::read(root.join(f)).is_ok_and(|bytes| String::from_utf8_lossy(&bytes).contains(&needle)))
+        .collect();
+    assert!(offenders.is_empty(), "these tracked files refer to {needle}, which a user's clone does not have: {offenders:?}");
+}
+
+#[test]
+fn every_corpus_a_shipped_spec_names_is_tracked() {
+    let files = tracked_files();
+    let specs: Vec<&String> = files.iter().filter(|f| f.starts_with("sweeps/") && f.ends_with(".yaml")).collect();
+    assert!(!specs.is_empty());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for spec in specs {
+        let parsed = sweep::Spec::from_path(&root.join(spec)).unwrap();
+        assert_eq!(parsed.problems, [], "{spec}");
+        let data = &parsed.spec.data.path;
+        assert!(files.contains(data), "{spec} trains on {data}, which is not tracked: a fresh clone would not have it");
+    }
+}
