@@ -21,3 +21,6 @@ mod diagnose;
 
 /// Kills, Ctrl-C, several workers, crashing and diverging trials, and bad input.
 mod reliability;
+
+/// A full output filesystem (a tmpfs the test mounts) stops the sweep cleanly; a rerun finishes it.
+mod disk_full;

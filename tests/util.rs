@@ -1,5 +1,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 /// A temporary working folder holding a corpus, specs and `runs/`.
 pub struct SweepDir {
@@ -109,4 +110,59 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Spec body for runs that take one to a few seconds each, checkpointing often.
+pub fn slow_spec(w: &SweepDir, name: &str, max_iters: u32, grid: &str) {
+    w.write(
+        &format!("sweeps/{name}.yaml"),
+        &format!(
+            "name: {name}\ndata:\n  path: data/tiny.txt\nsettings:\n  block_size: 16\n  embed_dim: 32\n  n_layers: 2\n  n_heads: 2\n  batch_size: 8\n  \
+             max_iters: {max_iters}\n  warmup_iters: 5\n  eval_interval: 20\n  eval_iters: 2\n  checkpoint_interval: 5\nsample:\n  prompts: [\"夏天\"]\n  max_new_tokens: 5\ngrid:\n{grid}"
+        ),
+    );
+}
+
+pub fn ids(w: &SweepDir, sweep: &str) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(w.path().join("runs").join(sweep))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every run is done, trained to completion exactly once, with a complete loss.csv.
+pub fn assert_complete(w: &SweepDir, sweep: &str, n_runs: usize, max_iters: u64) {
+    let ids = ids(w, sweep);
+    assert_eq!(ids.len(), n_runs, "{ids:?}");
+    let want: Vec<u64> = (0..=max_iters).step_by(20).chain((!max_iters.is_multiple_of(20)).then_some(max_iters)).collect();
+    for id in ids {
+        let s = w.summary(sweep, &id);
+        assert_eq!(s["status"], "done", "{id}: {s:#}");
+        // Trained to the end once: nothing starts or resumes after a training finished.
+        // ("finished" is printed after summary.json is written, so a kill in between may drop it.)
+        let log = w.text(&format!("runs/{sweep}/{id}/train.log"));
+        let marker = format!("run {id}: finished");
+        assert!(log.matches(&marker).count() <= 1, "{id} finished more than once:\n{log}");
+        if let Some(after) = log.split(&marker).nth(1) {
+            assert!(!after.contains("starting at step") && !after.contains("resuming at step"), "{id} trained again after finishing:\n{log}");
+        }
+        let csv = w.text(&format!("runs/{sweep}/{id}/loss.csv"));
+        let steps: Vec<u64> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+        assert_eq!(steps, want, "{id}: loss.csv steps complete and strictly increasing");
+        for leftover in ["claim.json", "resume.safetensors", "loss.tmp.png", "model.tmp.safetensors"] {
+            assert!(!w.path().join(format!("runs/{sweep}/{id}/{leftover}")).exists(), "{id}: {leftover} left behind");
+        }
+    }
 }

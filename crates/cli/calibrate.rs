@@ -15,9 +15,8 @@ use sweep_config::{RunConfig, n_params};
 /// Timing stops early for shapes slower than this (at least two steps are timed).
 const BUDGET_PER_SHAPE: Duration = Duration::from_millis(300);
 
-/// A shape is timed only if its weights, gradients and AdamW moments (16 bytes per
-/// parameter) take at most this share of the memory available now: the sweep process must
-/// never be the one the out-of-memory killer picks.
+/// A shape is timed only if its training memory takes at most this share of the memory
+/// available now: the sweep process must never be the one the out-of-memory killer picks.
 const MAX_MEMORY_SHARE: f64 = 0.25;
 
 /// Predicted seconds for each run, in the order given; None for every run when no shape
@@ -62,7 +61,11 @@ pub fn predict(runs: &[&PlannedRun], vocab_size: usize, jobs: usize, threads: us
 /// The shape's timing, or None when it is too large to try here or fails (its trial will
 /// report why).
 fn time_one(cfg: &RunConfig, vocab_size: usize, trial_start_s: f64, memory: Option<u64>) -> Option<Timing> {
-    let bytes = 16.0 * n_params(&cfg.model, vocab_size).total as f64;
+    // Weights, gradients and AdamW moments, and the activations of one micro-batch (about
+    // twenty floats per token and layer per unit of width, plus the logits).
+    let (m, t) = (&cfg.model, &cfg.train);
+    let activations = 4.0 * (t.batch_size * m.block_size) as f64 * (20.0 * (m.n_layers * m.embed_dim) as f64 + vocab_size as f64);
+    let bytes = 16.0 * n_params(m, vocab_size).total as f64 + activations;
     if memory.is_none_or(|m| bytes > MAX_MEMORY_SHARE * m as f64) {
         return None;
     }

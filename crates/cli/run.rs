@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use sweep::exec::runner::ProcessRunner;
 use sweep::exec::scheduler::{self, Control, Options, Pending};
+use sweep::output::disk;
 use sweep::output::run_dir::write_json;
 use sweep::plan::estimate;
 use sweep::{Plan, Status};
@@ -39,7 +40,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let todo = scheduler::pending_runs(&plan, &sweep_dir, a.retry_failed);
     if a.dry_run {
         let predicted = calibrate::predict(&todo.pending, data.vocab_size, jobs, threads_per_trial);
+        let tokenizer_bytes = tokenizer.to_json()?.len() as u64;
         print_plan(&plan, data, &todo, &predicted, jobs, threads_per_trial, on_gpu);
+        print_disk(&todo, data.vocab_size, tokenizer_bytes, jobs, &sweep_dir);
         if !todo.conflicts.is_empty() {
             eprintln!("sweep: error: {}", scheduler::conflicts_message(&todo.conflicts));
             return Ok(exit_code::USAGE);
@@ -68,13 +71,23 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let tokenizer_json = tokenizer.to_json()?;
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let signals = scheduler::handle_signals(control.clone())?;
-    let opts = Options { jobs, retry_failed: a.retry_failed, progress, max_retries: spec.max_retries, predicted_s: Arc::new(predicted) };
+    let opts =
+        Options { jobs, retry_failed: a.retry_failed, progress, max_retries: spec.max_retries, vocab_size: data.vocab_size, predicted_s: Arc::new(predicted) };
     let outcome = scheduler::run_sweep(&plan, &sweep_dir, &tokenizer_json, &runner, &control, opts);
     signals.close();
     let outcome = outcome?;
     let count = |s| outcome.count(s);
     let (done, failed, diverged, interrupted) = (count(Status::Done), count(Status::Failed), count(Status::Diverged), count(Status::Interrupted));
     let elsewhere = if outcome.elsewhere > 0 { format!(", {} being trained by another worker", outcome.elsewhere) } else { String::new() };
+    if let Some(stop) = &outcome.storage {
+        println!(
+            "sweep {}: stopped: {}; {done} done, {interrupted} interrupted, {failed} failed, {diverged} diverged, {} not started{elsewhere}",
+            plan.name,
+            storage_line(stop, &sweep_dir),
+            outcome.not_started
+        );
+        return Ok(exit_code::STORAGE);
+    }
     if outcome.interrupted {
         println!(
             "sweep {}: interrupted: {interrupted} run(s) saved their state, {} not started; {done} done, {failed} failed, {diverged} diverged{elsewhere}; run the same command to resume",
@@ -89,6 +102,40 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         sweep_dir.join("report.md").display()
     );
     Ok(if failed + diverged > 0 { exit_code::RUNS_FAILED } else { exit_code::OK })
+}
+
+/// "no space left on device in runs/feiniao (0 B free of 2.5 MB): free space and rerun the
+/// same command to resume": the cause, the folder, the space there now, and the fix.
+fn storage_line(stop: &scheduler::StorageStop, sweep_dir: &std::path::Path) -> String {
+    let room = match disk::space(sweep_dir) {
+        Some((free, total)) => format!("{} free of {}", disk::human_bytes(free), disk::human_bytes(total)),
+        None => "free space unknown".to_string(),
+    };
+    let what = match stop.needed {
+        Some(needed) => format!("not enough space in {} for run {} (it needs about {}; {room})", sweep_dir.display(), stop.run_id, disk::human_bytes(needed)),
+        None => format!("{} in {} ({room})", stop.cause.describe(), sweep_dir.display()),
+    };
+    format!("{what}: {} and rerun the same command to resume", stop.cause.fix())
+}
+
+/// The disk space the pending runs will take when finished and at most on the way, and
+/// what the output filesystem has free.
+fn print_disk(todo: &Pending, vocab_size: usize, tokenizer_bytes: u64, jobs: usize, sweep_dir: &std::path::Path) {
+    let bytes: Vec<disk::RunBytes> = todo.pending.iter().map(|r| disk::run_bytes(&r.config, vocab_size, tokenizer_bytes)).collect();
+    let finished = bytes.iter().map(|b| b.finished).sum::<u64>() + disk::sweep_files_bytes(todo.pending.len() + todo.skipped);
+    let mut extra: Vec<u64> = bytes.iter().map(|b| b.peak - b.finished).collect();
+    extra.sort_unstable_by(|a, b| b.cmp(a));
+    let peak = finished + extra.iter().take(jobs).sum::<u64>();
+    let free = match disk::space(sweep_dir) {
+        Some((free, total)) => format!("; {} free of {} there now", disk::human_bytes(free), disk::human_bytes(total)),
+        None => String::new(),
+    };
+    println!(
+        "disk: {} ({finished} bytes) in {} when finished, up to {} while {jobs} run(s) train at once (checkpoints hold weights and AdamW moments){free}",
+        disk::human_bytes(finished),
+        sweep_dir.display(),
+        disk::human_bytes(peak)
+    );
 }
 
 fn print_plan(plan: &Plan, data: &TokenData, todo: &Pending, predicted: &[Option<f64>], jobs: usize, threads: usize, on_gpu: bool) {

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+use sweep::output::disk;
 use sweep::output::loss_csv::{self, LossRow};
 use sweep::output::run_dir::{RunDir, write_atomic};
 use sweep::{Status, Summary};
@@ -37,8 +38,10 @@ impl Observer for CsvObserver {
         }
     }
     fn on_log(&mut self, line: &str) {
-        println!("{line}");
-        let _ = std::io::stdout().flush();
+        let mut out = std::io::stdout();
+        if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+            self.error.get_or_insert_with(|| format!("writing train.log: {e}"));
+        }
     }
     fn on_checkpoint(&mut self, snapshot: &train::Snapshot) -> Result<(), train::TrainError> {
         snapshot.save(&self.resume)
@@ -60,27 +63,59 @@ pub fn trial(a: TrialArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("parsing {}", dir.config().display()))?;
     let params = read_params(&dir);
     let result = catch_unwind(AssertUnwindSafe(|| train_and_save(&dir, &config, params.clone(), start, stop)));
-    let summary = match result {
-        Ok(Ok(summary)) => summary,
-        Ok(Err(e)) => Summary::failed(&dir.id(), params, start.elapsed().as_secs_f64(), hint(&format!("{e:#}"))),
+    let error = match &result {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(format!("{e:#}")),
         Err(panic) => {
-            let msg = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into());
-            Summary::failed(&dir.id(), params, start.elapsed().as_secs_f64(), hint(&msg))
+            Some(panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into()))
         }
     };
-    if let Some(e) = &summary.error {
-        println!("run {}: {e}", summary.status.as_str());
+    // A full, read-only or failing output filesystem is the sweep's problem: the run is
+    // interrupted (its last checkpoint stands) and the exit code tells the sweep why.
+    if let Some(cause) = error.as_deref().and_then(disk::classify) {
+        return Ok(storage_exit(&dir, params, start, cause, error.as_deref().unwrap_or_default()));
     }
-    dir.write_summary(&summary)?;
+    let summary = match result {
+        Ok(Ok(summary)) => summary,
+        _ => Summary::failed(&dir.id(), params.clone(), start.elapsed().as_secs_f64(), hint(error.as_deref().unwrap_or("panic"))),
+    };
+    if let Some(e) = &summary.error {
+        say(&format!("run {}: {e}", summary.status.as_str()));
+    }
+    if let Err(e) = dir.write_summary(&summary) {
+        let text = format!("{e:#}");
+        return match disk::classify(&text) {
+            Some(cause) => Ok(storage_exit(&dir, params, start, cause, &text)),
+            None => Err(e),
+        };
+    }
     // Only now is the run finished for good: its training state may go. (Removed earlier, a
     // kill between the two would make the next `sweep run` train it again from scratch.)
     if matches!(summary.status, Status::Done | Status::Diverged) {
         let _ = std::fs::remove_file(dir.resume_state());
     }
     if summary.status == Status::Done {
-        println!("run {}: finished", dir.id());
+        say(&format!("run {}: finished", dir.id()));
     }
     Ok(exit_code::OK)
+}
+
+/// Stops a trial whose output filesystem failed: removes the temporary files the failed
+/// write left, records the run as interrupted where that can still be written, and
+/// returns the exit code that tells the sweep the cause.
+fn storage_exit(dir: &RunDir, params: indexmap::IndexMap<String, serde_json::Value>, start: Instant, cause: disk::Cause, error: &str) -> u8 {
+    dir.remove_temporary_files();
+    let first = error.lines().next().unwrap_or(error);
+    let summary = Summary::storage_interrupted(&dir.id(), params, start.elapsed().as_secs_f64(), cause, first);
+    let _ = dir.write_summary(&summary);
+    say(&format!("run interrupted: {}: {first}", cause.describe()));
+    cause.trial_exit_code() as u8
+}
+
+/// A line for train.log that does not panic when the log's filesystem is full.
+fn say(line: &str) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{line}").and_then(|_| out.flush());
 }
 
 /// Adds the usual fix to an out-of-memory message.
@@ -157,9 +192,14 @@ fn train_and_save(
     }
     let rows = loss_csv::read(&dir.loss_csv()).with_context(|| format!("reading {}", dir.loss_csv().display()))?;
     let tmp_png = dir.path.join("loss.tmp.png");
-    match sweep::report::plot::loss_curves(&tmp_png, &dir.id(), &rows).and_then(|_| Ok(std::fs::rename(&tmp_png, dir.loss_png())?)) {
-        Ok(()) => {}
-        Err(e) => println!("warning: cannot draw {}: {e:#}", dir.loss_png().display()),
+    if let Err(e) = sweep::report::plot::loss_curves(&tmp_png, &dir.id(), &rows).and_then(|_| Ok(std::fs::rename(&tmp_png, dir.loss_png())?)) {
+        let _ = std::fs::remove_file(&tmp_png);
+        let text = format!("{e:#}");
+        // A full disk stops the run (and the sweep); anything else only costs the picture.
+        if disk::classify(&text).is_some() {
+            return Err(e.context(format!("writing {}", dir.loss_png().display())));
+        }
+        say(&format!("warning: cannot draw {}: {text}", dir.loss_png().display()));
     }
     let status = match out.stop {
         Stop::Finished => {
@@ -183,9 +223,14 @@ fn train_and_save(
 fn save_checkpoint(dir: &RunDir, out: &Outcome) -> anyhow::Result<()> {
     // VarStore::save picks the format from the extension, so the temporary name keeps it.
     let tmp = dir.path.join("model.tmp.safetensors");
-    train::checkpoint::save(&out.vs, &tmp)?;
-    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).with_context(|| format!("syncing {}", tmp.display()))?;
-    std::fs::rename(&tmp, dir.checkpoint()).with_context(|| format!("renaming into {}", dir.checkpoint().display()))
+    let saved = train::checkpoint::save(&out.vs, &tmp)
+        .map_err(anyhow::Error::from)
+        .and_then(|_| std::fs::File::open(&tmp).and_then(|f| f.sync_all()).with_context(|| format!("syncing {}", tmp.display())))
+        .and_then(|_| std::fs::rename(&tmp, dir.checkpoint()).with_context(|| format!("renaming into {}", dir.checkpoint().display())));
+    if saved.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    saved
 }
 
 /// Generates from each prompt and writes samples.txt.

@@ -24,9 +24,11 @@ pub struct ShapeTiming {
 }
 
 /// Steps run before timing: the first ones allocate and warm caches.
-const WARMUP_STEPS: usize = 2;
-/// Timing stops after this many steps, or earlier once `budget` has passed (at least 2).
-const MAX_TIMED_STEPS: usize = 8;
+const WARMUP_STEPS: usize = 3;
+/// Timing stops after this many steps, or earlier once `budget` has passed (at least
+/// `MIN_TIMED_STEPS`).
+const MIN_TIMED_STEPS: usize = 3;
+const MAX_TIMED_STEPS: usize = 10;
 
 /// Times `cfg`'s shape: a fresh model of that shape, trained for a few steps on random
 /// tokens of `vocab_size`, with the intra-op threads the caller has set.
@@ -48,22 +50,26 @@ pub fn time_shape(cfg: &RunConfig, vocab_size: usize, device: Device, budget: Du
     for _ in 0..WARMUP_STEPS {
         train_step(&model, &mut opt, t.lr, &ids, cfg, &mut rng).map_err(torch)?;
     }
+    // The median step: robust to a step slowed by something else on the machine.
     let start = Instant::now();
-    let mut steps = 0;
-    while steps < 2 || (steps < MAX_TIMED_STEPS && start.elapsed() < budget) {
+    let mut times = Vec::new();
+    while times.len() < MIN_TIMED_STEPS || (times.len() < MAX_TIMED_STEPS && start.elapsed() < budget) {
+        let t0 = Instant::now();
         train_step(&model, &mut opt, t.lr, &ids, cfg, &mut rng).map_err(torch)?;
-        steps += 1;
+        times.push(t0.elapsed().as_secs_f64());
     }
-    let step_s = start.elapsed().as_secs_f64() / steps as f64;
+    let step_s = median(&mut times);
 
     let _guard = tch::no_grad_guard();
     let time = |f: &mut dyn FnMut() -> Result<(), TrainError>| -> Result<f64, TrainError> {
         f()?;
-        let start = Instant::now();
-        for _ in 0..3 {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let t0 = Instant::now();
             f()?;
+            times.push(t0.elapsed().as_secs_f64());
         }
-        Ok(start.elapsed().as_secs_f64() / 3.0)
+        Ok(median(&mut times))
     };
     let eval_batch_s = time(&mut || {
         let (x, y) = batch(&ids, t.batch_size, m.block_size, &mut rng);
@@ -77,4 +83,9 @@ pub fn time_shape(cfg: &RunConfig, vocab_size: usize, device: Device, budget: Du
         Ok(())
     })? / SAMPLE_TOKENS as f64;
     Ok(ShapeTiming { step_s, eval_batch_s, sample_token_s })
+}
+
+fn median(times: &mut [f64]) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
 }

@@ -34,9 +34,15 @@ pub fn save_resume(path: &Path, vs: &nn::VarStore, opt: &AdamW, next_step: u64, 
     named.push(("meta.next_step".into(), Tensor::from(next_step as i64)));
     named.push(("meta.elapsed_s".into(), Tensor::from(elapsed_s)));
     let tmp = path.with_extension("tmp.safetensors");
-    Tensor::write_safetensors(&named, &tmp).map_err(|e| ckpt_err(&tmp, e))?;
-    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| ckpt_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| ckpt_err(path, e))
+    let saved = Tensor::write_safetensors(&named, &tmp)
+        .map_err(|e| ckpt_err(&tmp, e))
+        .and_then(|_| std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| ckpt_err(&tmp, e)))
+        .and_then(|_| std::fs::rename(&tmp, path).map_err(|e| ckpt_err(path, e)));
+    // A write cut short (a full disk) must not leave a half-written file taking space.
+    if saved.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    saved
 }
 
 /// Restores what `save_resume` wrote into `vs` and `opt`; returns (next step, elapsed seconds).

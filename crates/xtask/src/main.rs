@@ -145,6 +145,11 @@ fn bench(root: &Path) -> Result {
     let plan = String::from_utf8_lossy(&plan.stdout);
     let total = plan.lines().find(|l| l.starts_with("total:")).ok_or("the dry run printed no total: line")?;
     println!("dry run: {total}");
+    let disk_line = plan.lines().find(|l| l.starts_with("disk:")).ok_or("the dry run printed no disk: line")?;
+    let disk_predicted: u64 = disk_line
+        .split_once(" (")
+        .and_then(|(_, rest)| rest.split(' ').next()?.parse().ok())
+        .ok_or_else(|| format!("cannot read the predicted bytes in {disk_line:?}"))?;
     let predicted: f64 = total
         .split_once("s) on this machine")
         .and_then(|(head, _)| head.rsplit('(').next()?.trim().parse().ok())
@@ -164,7 +169,26 @@ fn bench(root: &Path) -> Result {
     let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     println!("feiniao sweep: {} runs in {wall:.0} s wall ({:.0} s of trial time)", rows.len(), walls.iter().sum::<f64>());
     println!("predicted by --dry-run: {predicted:.0} s; real / predicted = {:.2}", wall / predicted);
+    let disk_real = allocated_bytes(&out.join("feiniao"));
+    println!(
+        "disk: the finished sweep takes {disk_real} bytes; --dry-run said {disk_predicted} (real / predicted = {:.2})",
+        disk_real as f64 / disk_predicted as f64
+    );
     println!("training throughput per run: {:.1} to {:.1} GFLOP/s", min(&gflops), max(&gflops));
     println!("per-run wall time: {:.1} to {:.1} s", min(&walls), max(&walls));
     Ok(())
+}
+
+/// Bytes allocated on disk under `dir`, as `du` counts them (blocks, not file lengths).
+fn allocated_bytes(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => m.blocks() * 512 + allocated_bytes(&e.path()),
+            Ok(m) => m.blocks() * 512,
+            Err(_) => 0,
+        })
+        .sum()
 }

@@ -1,10 +1,12 @@
 //! How one trial is run: `ProcessRunner` starts `sweep trial <run dir>` as a child process
 //! in its own process group, so that a libtorch abort or segfault fails that run only and
 //! Ctrl-C reaches the sweep first. A run whose child died without a summary is recorded
-//! as failed with the exit status and the log's tail.
+//! as failed with the exit status and the log's tail; one that exited with a filesystem
+//! cause (`disk::Cause::trial_exit_code`) as interrupted.
 
+use crate::output::disk::Cause;
 use crate::output::run_dir::RunDir;
-use crate::output::summary::Summary;
+use crate::output::summary::{Status, Summary};
 use crate::plan::PlannedRun;
 use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
@@ -94,9 +96,25 @@ impl TrialRunner for ProcessRunner {
             Ok(s) => s,
             Err(e) => return fail(format!("cannot wait for the trial process: {e}")),
         };
+        // A trial whose filesystem failed says so by its exit code: it may have been unable
+        // to write its summary or log.
+        if let Some(cause) = status.code().and_then(Cause::from_trial_exit_code) {
+            let mut s = dir.read_summary().filter(|s| s.status == Status::Interrupted).unwrap_or_else(|| {
+                Summary::storage_interrupted(&run.id, run.params.clone(), start.elapsed().as_secs_f64(), cause, &format!("writing in {}", dir.path.display()))
+            });
+            s.storage = Some(cause);
+            return s;
+        }
         match dir.read_summary() {
             Some(summary) if status.success() => summary,
-            _ => fail(format!("trial process {}; last lines of train.log:\n{}", describe_exit(status), dir.log_tail(5))),
+            _ => {
+                // The first line says why; the log's last lines follow for the details.
+                let tail = dir.log_tail(5);
+                match tail.lines().last() {
+                    Some(last) => fail(format!("trial process {}: {last}\nlast lines of train.log:\n{tail}", describe_exit(status))),
+                    None => fail(format!("trial process {} and left nothing in train.log", describe_exit(status))),
+                }
+            }
         }
     }
 }

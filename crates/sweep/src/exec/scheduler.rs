@@ -7,6 +7,7 @@
 use crate::exec::claim::{self, Claim, HEARTBEAT_SECS};
 use crate::exec::eta::Eta;
 use crate::exec::runner::{Children, TrialRunner};
+use crate::output::disk::{self, Cause};
 use crate::output::run_dir::{RunDir, write_atomic, write_json};
 use crate::output::summary::{Status, Summary};
 use crate::plan::estimate;
@@ -30,6 +31,8 @@ pub struct Options {
     pub progress: bool,
     /// Extra attempts for a trial that fails.
     pub max_retries: u32,
+    /// Tokens in the vocabulary, for the bytes a run will write.
+    pub vocab_size: usize,
     /// Predicted seconds of each pending run (by id), from the plan's estimate; the
     /// progress bar's time left scales them by how long finished runs took against theirs.
     pub predicted_s: Arc<HashMap<String, f64>>,
@@ -47,6 +50,9 @@ pub struct SweepOutcome {
     pub not_started: usize,
     /// Ctrl-C (or SIGTERM) stopped the sweep.
     pub interrupted: bool,
+    /// The output filesystem failed (full, over quota, read-only, I/O errors) and the
+    /// sweep stopped: what to tell the user.
+    pub storage: Option<StorageStop>,
 }
 
 impl SweepOutcome {
@@ -61,7 +67,46 @@ pub struct Control {
     pub stopping: AtomicBool,
     pub children: Arc<Children>,
     claims: Mutex<Vec<Arc<Claim>>>,
+    /// The first output-filesystem failure, which stopped the sweep.
+    storage: Mutex<Option<StorageStop>>,
 }
+
+/// Why a sweep stopped on its output filesystem, for its last line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageStop {
+    pub cause: Cause,
+    /// The run whose write failed, or that did not fit.
+    pub run_id: String,
+    /// Bytes the next run needed, when the sweep stopped before starting it.
+    pub needed: Option<u64>,
+}
+
+impl Control {
+    /// Starts no new trials and asks the running ones to save their state and stop
+    /// (SIGINT: they checkpoint and record `interrupted`). Returns false if already stopping.
+    pub fn stop(&self) -> bool {
+        if self.stopping.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        for pid in self.children.pids() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT);
+        }
+        true
+    }
+
+    /// Stops the sweep because the output filesystem failed; the first cause is kept.
+    fn stop_for_storage(&self, stop: StorageStop) {
+        self.storage.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(stop);
+        self.stop();
+    }
+
+    fn storage_failed(&self) -> bool {
+        self.storage.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+}
+
+/// Room kept free beyond a run's own need: claims, reports and logs of the other runs.
+const SPACE_RESERVE: u64 = 256 << 10;
 
 /// What a plan still has to do in a sweep folder.
 pub struct Pending<'a> {
@@ -196,8 +241,13 @@ pub fn run_sweep(
                             out.ran.push(*summary.clone());
                             bar.inc(1);
                             bar.suspend(|| println!("[{}/{total}] {}", out.ran.len(), one_line(&summary)));
-                            if let Err(e) = report::write_sweep_reports(sweep_dir) {
-                                bar.suspend(|| eprintln!("warning: cannot update the sweep report: {e:#}"));
+                            if !control.storage_failed()
+                                && let Err(e) = report::write_sweep_reports(sweep_dir)
+                            {
+                                match disk::classify(&format!("{e:#}")) {
+                                    Some(cause) => control.stop_for_storage(StorageStop { cause, run_id: run.id.clone(), needed: None }),
+                                    None => bar.suspend(|| eprintln!("warning: cannot update the sweep report: {e:#}")),
+                                }
                             }
                         }
                         Attempt::Elsewhere => out.elsewhere += 1,
@@ -211,6 +261,7 @@ pub fn run_sweep(
     });
     bar.finish_and_clear();
     let mut out = outcome.into_inner().unwrap_or_else(|e| e.into_inner());
+    out.storage = control.storage.lock().unwrap_or_else(|e| e.into_inner()).clone();
     out.interrupted = control.stopping.load(Ordering::SeqCst);
     Ok(out)
 }
@@ -240,13 +291,35 @@ fn run_one(
         return Attempt::NotStarted;
     }
     let dir = RunDir::new(sweep_dir.join(&run.id));
+    // A filesystem failure before the trial starts stops the sweep; the run stays pending.
+    let storage = |e: &dyn std::fmt::Display| {
+        let cause = disk::classify(&e.to_string())?;
+        control.stop_for_storage(StorageStop { cause, run_id: run.id.clone(), needed: None });
+        Some(Attempt::NotStarted)
+    };
+    let needed = disk::run_bytes(&run.config, opts.vocab_size, tokenizer_json.len() as u64).peak;
+    // A run that needs more than the whole filesystem holds is not stopped here: no freeing
+    // of space would help, and such a model fails on memory long before it writes.
+    if let Some((free, total)) = disk::space(sweep_dir)
+        && free < needed + SPACE_RESERVE
+        && needed <= total
+    {
+        control.stop_for_storage(StorageStop { cause: Cause::NoSpace, run_id: run.id.clone(), needed: Some(needed) });
+        return Attempt::NotStarted;
+    }
     if let Err(e) = std::fs::create_dir_all(&dir.path) {
-        return Attempt::Ran(Box::new(Summary::failed(&run.id, run.params.clone(), 0.0, format!("cannot create run folder {}: {e}", dir.path.display()))));
+        return storage(&e).unwrap_or_else(|| {
+            Attempt::Ran(Box::new(Summary::failed(&run.id, run.params.clone(), 0.0, format!("cannot create run folder {}: {e}", dir.path.display()))))
+        });
     }
     let claim = match claim::try_claim(&dir.path, &mut |why| bar.suspend(|| println!("taking over {}: {why}", run.id))) {
         Ok(Some(c)) => Arc::new(c),
         Ok(None) => return Attempt::Elsewhere,
-        Err(e) => return Attempt::Ran(Box::new(Summary::failed(&run.id, run.params.clone(), 0.0, format!("cannot claim {}: {e}", dir.path.display())))),
+        Err(e) => {
+            return storage(&format!("{e:#}")).unwrap_or_else(|| {
+                Attempt::Ran(Box::new(Summary::failed(&run.id, run.params.clone(), 0.0, format!("cannot claim {}: {e}", dir.path.display()))))
+            });
+        }
     };
     // Another worker may have finished it between planning and claiming.
     if dir.read_summary().is_some_and(|s| s.status != Status::Interrupted && !(opts.retry_failed && s.status == Status::Failed)) {
@@ -260,10 +333,17 @@ fn run_one(
         attempts += 1;
         let mut summary = match prepare(run, &dir, tokenizer_json) {
             Ok(()) => runner.run(run, &dir),
-            Err(e) => Summary::failed(&run.id, run.params.clone(), 0.0, format!("{e:#}")),
+            Err(e) => match disk::classify(&format!("{e:#}")) {
+                Some(cause) => Summary::storage_interrupted(&run.id, run.params.clone(), 0.0, cause, &format!("{e:#}")),
+                None => Summary::failed(&run.id, run.params.clone(), 0.0, format!("{e:#}")),
+            },
         };
         summary.attempts = attempts;
         let _ = dir.write_summary(&summary);
+        if let Some(cause) = summary.storage {
+            dir.remove_temporary_files();
+            control.stop_for_storage(StorageStop { cause, run_id: run.id.clone(), needed: None });
+        }
         if summary.status != Status::Failed || attempts > opts.max_retries || control.stopping.load(Ordering::SeqCst) {
             break summary;
         }
@@ -318,12 +398,9 @@ pub fn handle_signals(control: Arc<Control>) -> anyhow::Result<signal_hook::iter
     let handle = signals.handle();
     std::thread::spawn(move || {
         for _ in signals.forever() {
-            if !control.stopping.swap(true, Ordering::SeqCst) {
-                let pids = control.children.pids();
-                eprintln!("\nstopping: no new runs; {} running run(s) save their state and stop (Ctrl-C again to stop at once)", pids.len());
-                for pid in pids {
-                    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGINT);
-                }
+            let running = control.children.pids().len();
+            if control.stop() {
+                eprintln!("\nstopping: no new runs; {running} running run(s) save their state and stop (Ctrl-C again to stop at once)");
             } else {
                 for pid in control.children.pids() {
                     let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);

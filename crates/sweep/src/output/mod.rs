@@ -1,6 +1,8 @@
 //! What a sweep leaves on disk: the run folder and its atomic writes, summary.json, loss.csv,
+//! the bytes it all takes and the filesystem failures that stop a sweep (`disk`),
 //! and the diagnosis evidence read back from a finished run folder.
 
+pub mod disk;
 pub mod evidence;
 pub mod loss_csv;
 pub mod run_dir;

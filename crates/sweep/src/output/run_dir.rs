@@ -64,6 +64,17 @@ impl RunDir {
         write_json(&self.summary(), summary)
     }
 
+    /// Removes the temporary files a write cut short leaves (`*.tmp.*`, `.tmp*`), so that a
+    /// full disk gets back what it can.
+    pub fn remove_temporary_files(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.path) else { return };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().contains(".tmp") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// The last `n` lines of the run's log, for failure reasons.
     pub fn log_tail(&self, n: usize) -> String {
         let text = std::fs::read_to_string(self.log()).unwrap_or_default();

@@ -72,6 +72,10 @@ pub struct Summary {
     /// What the diagnosis read off this run (see the diagnose crate).
     #[serde(default)]
     pub findings: Vec<diagnose::Finding>,
+    /// Set (in memory only) when the run stopped because the output filesystem failed:
+    /// the sweep must stop too. Such a run is `interrupted`, never `failed`.
+    #[serde(skip)]
+    pub storage: Option<crate::output::disk::Cause>,
 }
 
 impl Summary {
@@ -100,7 +104,16 @@ impl Summary {
             error: Some(error),
             attempts: 1,
             findings: Vec::new(),
+            storage: None,
         }
+    }
+
+    /// A run stopped by a failing output filesystem: interrupted, resumable by a rerun.
+    pub fn storage_interrupted(run_id: &str, params: IndexMap<String, Value>, wall_seconds: f64, cause: crate::output::disk::Cause, detail: &str) -> Self {
+        let mut s = Summary::failed(run_id, params, wall_seconds, format!("interrupted: {}: {detail}; the next `sweep run` resumes it", cause.describe()));
+        s.status = Status::Interrupted;
+        s.storage = Some(cause);
+        s
     }
 
     /// A metric by name for ranking: any numeric summary field, `val_loss` for

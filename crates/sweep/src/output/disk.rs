@@ -1,0 +1,177 @@
+//! The output filesystem: how many bytes a run leaves behind and needs at its peak, how
+//! much room there is, and telling a failing filesystem (full, over quota, read-only, I/O
+//! errors) from a failing run. A filesystem failure is the sweep's problem, not the run's:
+//! the run is interrupted and resumable, never failed.
+
+use std::path::Path;
+use sweep_config::{RunConfig, n_params};
+
+/// Why the output filesystem refused a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// ENOSPC
+    NoSpace,
+    /// EDQUOT
+    Quota,
+    /// EROFS
+    ReadOnly,
+    /// EIO
+    Io,
+}
+
+/// (cause, errno, strerror text as io::Error and libtorch print it)
+const CAUSES: &[(Cause, i32, &str)] = &[
+    (Cause::NoSpace, 28, "No space left on device"),
+    (Cause::Quota, 122, "Disk quota exceeded"),
+    (Cause::ReadOnly, 30, "Read-only file system"),
+    (Cause::Io, 5, "Input/output error"),
+];
+
+impl Cause {
+    /// "no space left on device", for the sweep's last line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Cause::NoSpace => "no space left on device",
+            Cause::Quota => "disk quota exceeded",
+            Cause::ReadOnly => "the output filesystem is read-only",
+            Cause::Io => "I/O error on the output filesystem",
+        }
+    }
+
+    /// What the user does about it, before rerunning.
+    pub fn fix(self) -> &'static str {
+        match self {
+            Cause::NoSpace => "free space",
+            Cause::Quota => "free space or raise the quota",
+            Cause::ReadOnly => "make it writable (or use --out on another filesystem)",
+            Cause::Io => "check the disk (dmesg)",
+        }
+    }
+
+    /// The exit code by which a trial tells its sweep the cause: it may be unable to write
+    /// a single byte of summary or log. 75 is EX_TEMPFAIL ("try again later").
+    pub fn trial_exit_code(self) -> i32 {
+        75 + CAUSES.iter().position(|(c, _, _)| *c == self).unwrap_or(0) as i32
+    }
+
+    pub fn from_trial_exit_code(code: i32) -> Option<Cause> {
+        let i = usize::try_from(code.checked_sub(75)?).ok()?;
+        CAUSES.get(i).map(|(c, _, _)| *c)
+    }
+}
+
+/// The filesystem cause of an error, read from its text: io::Error prints "(os error 28)",
+/// libtorch and the C library print strerror's words.
+pub fn classify(error_text: &str) -> Option<Cause> {
+    CAUSES.iter().find(|(_, errno, words)| error_text.contains(&format!("(os error {errno})")) || error_text.contains(words)).map(|(c, _, _)| *c)
+}
+
+/// Free and total bytes of the filesystem holding `path` (or its nearest existing parent).
+pub fn space(path: &Path) -> Option<(u64, u64)> {
+    let existing = path.ancestors().find(|p| p.exists() && !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let s = nix::sys::statvfs::statvfs(existing).ok()?;
+    let unit = s.fragment_size().max(1) as u64;
+    Some((s.blocks_available() as u64 * unit, s.blocks() as u64 * unit))
+}
+
+/// "0 B", "512 KB", "2.5 MB", "1.20 GB" (powers of 1000, as `df -H` prints them).
+pub fn human_bytes(bytes: u64) -> String {
+    let b = bytes as f64;
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.0} KB", b / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", b / 1e6),
+        _ => format!("{:.2} GB", b / 1e9),
+    }
+}
+
+/// Files are stored in whole blocks of this size (ext4's and tmpfs's page), so a 300-byte
+/// file takes 4 KB.
+const BLOCK: u64 = 4096;
+
+fn blocks(bytes: u64) -> u64 {
+    bytes.div_ceil(BLOCK) * BLOCK
+}
+
+/// A loss plot as plotters draws it (800×600 PNG with two curves): 60–70 KB measured on
+/// the feiniao sweep, 85–92 KB on the smoke sweep.
+const LOSS_PNG_BYTES: u64 = 80_000;
+/// summary.json with its findings: 2–4 KB.
+const SUMMARY_BYTES: u64 = 3_000;
+/// config.json: under 1 KB.
+const CONFIG_BYTES: u64 = 900;
+
+/// What one run writes to disk.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunBytes {
+    /// What a finished run occupies: weights, loss curve, samples, summary and the rest.
+    pub finished: u64,
+    /// The most it occupies on the way: the training state (weights and two AdamW moments,
+    /// 12 bytes per parameter) twice while a checkpoint replaces the last one, or once
+    /// beside the final weights at the end.
+    pub peak: u64,
+}
+
+/// The bytes a run of `cfg` writes, with a tokenizer.json of `tokenizer_bytes`.
+pub fn run_bytes(cfg: &RunConfig, vocab_size: usize, tokenizer_bytes: u64) -> RunBytes {
+    let (m, t, s) = (&cfg.model, &cfg.train, &cfg.sample);
+    let params = n_params(m, vocab_size).total as u64;
+    let n_tensors = 3 + m.n_layers as u64 * if m.bias { 12 } else { 6 };
+    let weights = 4 * params + 120 * n_tensors;
+    let state = 12 * params + 3 * 120 * n_tensors;
+    let evals = crate::plan::estimate::n_evals(cfg);
+    let loss_csv = 50 + 70 * evals;
+    let train_log = 300 + 40 * (t.max_iters / 10 + 1) + 50 * evals;
+    // Up to 4 bytes a token (UTF-8), plus a header line per prompt.
+    let samples = s.prompts.iter().map(|p| 100 + p.len() as u64 + 4 * s.max_new_tokens as u64).sum::<u64>();
+    let small = [CONFIG_BYTES, tokenizer_bytes, loss_csv, train_log, SUMMARY_BYTES, LOSS_PNG_BYTES, samples].into_iter().map(blocks).sum::<u64>();
+    let finished = blocks(weights) + small;
+    let peak = (2 * blocks(state)).max(blocks(state) + blocks(weights)) + small;
+    RunBytes { finished, peak }
+}
+
+/// What the sweep folder itself holds beside the runs: sweep.json, report.md, report.csv.
+pub fn sweep_files_bytes(n_runs: usize) -> u64 {
+    blocks(1_000) + 2 * blocks(600 + 260 * n_runs as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_read_from_error_text_and_round_trip_through_exit_codes() {
+        assert_eq!(classify("writing runs/x/loss.csv: No space left on device (os error 28)"), Some(Cause::NoSpace));
+        assert_eq!(classify("failed printing to stdout: Read-only file system (os error 30)"), Some(Cause::ReadOnly));
+        assert_eq!(classify("(os error 122)"), Some(Cause::Quota));
+        assert_eq!(classify("out of memory"), None);
+        for c in [Cause::NoSpace, Cause::Quota, Cause::ReadOnly, Cause::Io] {
+            assert_eq!(Cause::from_trial_exit_code(c.trial_exit_code()), Some(c));
+        }
+        assert_eq!(Cause::from_trial_exit_code(2), None);
+        assert_eq!(Cause::from_trial_exit_code(80), None);
+    }
+
+    #[test]
+    fn bytes_read_as_df_prints_them() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(2_500_000), "2.5 MB");
+        assert_eq!(human_bytes(84_180_992), "84.2 MB");
+    }
+
+    #[test]
+    fn a_run_peaks_at_two_training_states() {
+        let cfg = RunConfig::with_data("x");
+        let params = n_params(&cfg.model, 100).total as u64;
+        let b = run_bytes(&cfg, 100, 500);
+        assert!(b.finished > 4 * params && b.finished < 4 * params + 200_000, "{b:?}");
+        assert!(b.peak > 24 * params && b.peak < 24 * params + 200_000, "{b:?}");
+    }
+
+    #[test]
+    fn space_of_a_folder_that_does_not_exist_yet_is_its_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let (free, total) = space(&dir.path().join("runs/sweep")).unwrap();
+        assert!(free <= total && total > 0);
+    }
+}
