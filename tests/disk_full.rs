@@ -154,3 +154,20 @@ fn dry_run_states_the_disk_space_the_finished_sweep_takes() {
     let ratio = predicted as f64 / real as f64;
     assert!((0.8..=1.2).contains(&ratio), "predicted {predicted} bytes, the finished sweep takes {real} ({ratio:.2}×)\n{line}");
 }
+
+#[test]
+fn a_read_only_output_folder_is_said_as_such() {
+    let w = SweepDir::new();
+    slow_spec(&w, "ro", 20, "  lr: [1e-3]\n");
+    let out_dir = w.path().join("runs");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mount = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m,ro", "tmpfs"]).arg(&out_dir).output().unwrap();
+    assert!(mount.status.success(), "cannot mount a read-only tmpfs (the test needs root): {}", String::from_utf8_lossy(&mount.stderr));
+    let _unmount = Tmpfs { path: out_dir };
+    let out = w.sweep(&["run", "sweeps/ro.yaml"]);
+    assert_eq!(out.status.code(), Some(3), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        "sweep ro: stopped: the output filesystem is read-only in runs/ro (1.0 MB free of 1.0 MB): make it writable (or use --out on another filesystem) and rerun the same command to resume; nothing was trained"
+    );
+}

@@ -26,6 +26,17 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     };
     let (spec, mut plan, corpus) = (checked.spec, checked.plan, checked.corpus);
     if let Some(device) = &a.device {
+        // A device that is misspelt or not here fails every run: refuse it before training.
+        let mut probe = sweep_config::RunConfig::with_data("");
+        probe.train.device = device.clone();
+        if let Some(p) = probe.problems().into_iter().find(|p| p.key == "device") {
+            eprintln!("sweep: error: --device {device} {}", p.rule);
+            return Ok(exit_code::USAGE);
+        }
+        if let Err(e) = train::pick_device(device) {
+            eprintln!("sweep: error: --device {device}: {e:#}");
+            return Ok(exit_code::USAGE);
+        }
         for run in &mut plan.runs {
             run.config.train.device = device.clone();
         }
@@ -39,14 +50,23 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let sweep_dir = spec.sweep_dir(&a.out);
     let todo = scheduler::pending_runs(&plan, &sweep_dir, a.retry_failed);
     if a.dry_run {
+        // The run would be refused: say why, without a plan of what cannot run.
+        if !todo.conflicts.is_empty() {
+            println!(
+                "sweep {}: {} runs; {} finished, {} to train, {} in folders that hold other settings' results",
+                plan.name,
+                plan.runs.len(),
+                todo.skipped,
+                todo.pending.len(),
+                todo.conflicts.len()
+            );
+            eprintln!("sweep: error: {}", scheduler::conflicts_message(&todo.conflicts));
+            return Ok(exit_code::USAGE);
+        }
         let predicted = calibrate::predict(&todo.pending, data.vocab_size, jobs, threads_per_trial);
         let tokenizer_bytes = tokenizer.to_json()?.len() as u64;
         print_plan(&plan, data, &todo, &predicted, jobs, threads_per_trial, on_gpu);
         print_disk(&todo, data.vocab_size, tokenizer_bytes, jobs, &sweep_dir);
-        if !todo.conflicts.is_empty() {
-            eprintln!("sweep: error: {}", scheduler::conflicts_message(&todo.conflicts));
-            return Ok(exit_code::USAGE);
-        }
         return Ok(exit_code::OK);
     }
     if !todo.conflicts.is_empty() {
@@ -56,8 +76,16 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let predicted = if todo.pending.is_empty() { Vec::new() } else { calibrate::predict(&todo.pending, data.vocab_size, jobs, threads_per_trial) };
     let predicted: HashMap<String, f64> = todo.pending.iter().zip(predicted).filter_map(|(r, s)| Some((r.id.clone(), s?))).collect();
 
-    std::fs::create_dir_all(&sweep_dir).with_context(|| format!("cannot create output folder {}; check the path and its permissions", sweep_dir.display()))?;
-    write_json(&sweep_dir.join("sweep.json"), &spec)?;
+    let started = std::fs::create_dir_all(&sweep_dir)
+        .with_context(|| format!("cannot create output folder {}; check the path and its permissions", sweep_dir.display()))
+        .and_then(|_| write_json(&sweep_dir.join("sweep.json"), &spec));
+    if let Err(e) = started {
+        // A full, read-only or failing filesystem is said as such, with its own exit code.
+        let Some(cause) = disk::classify(&format!("{e:#}")) else { return Err(e) };
+        let stop = scheduler::StorageStop { cause, run_id: String::new(), needed: None };
+        println!("sweep {}: stopped: {}; nothing was trained", plan.name, storage_line(&stop, &sweep_dir));
+        return Ok(exit_code::STORAGE);
+    }
     println!(
         "sweep {}: {} runs on {} ({jobs} at a time, {threads_per_trial} thread(s) each) -> {}",
         plan.name,
@@ -111,11 +139,23 @@ fn storage_line(stop: &scheduler::StorageStop, sweep_dir: &std::path::Path) -> S
         Some((free, total)) => format!("{} free of {}", disk::human_bytes(free), disk::human_bytes(total)),
         None => "free space unknown".to_string(),
     };
-    let what = match stop.needed {
-        Some(needed) => format!("not enough space in {} for run {} (it needs about {}; {room})", sweep_dir.display(), stop.run_id, disk::human_bytes(needed)),
-        None => format!("{} in {} ({room})", stop.cause.describe(), sweep_dir.display()),
-    };
-    format!("{what}: {} and rerun the same command to resume", stop.cause.fix())
+    let total = disk::space(sweep_dir).map(|(_, total)| total);
+    match stop.needed {
+        Some(needed) if total.is_some_and(|t| needed > t) => format!(
+            "run {} needs about {} of disk at its peak, more than the whole filesystem of {} holds ({room}): use --out on a larger filesystem or a smaller model, and rerun the same command to resume",
+            stop.run_id,
+            disk::human_bytes(needed),
+            sweep_dir.display()
+        ),
+        Some(needed) => format!(
+            "not enough space in {} for run {} (it needs about {}; {room}): {} and rerun the same command to resume",
+            sweep_dir.display(),
+            stop.run_id,
+            disk::human_bytes(needed),
+            stop.cause.fix()
+        ),
+        None => format!("{} in {} ({room}): {} and rerun the same command to resume", stop.cause.describe(), sweep_dir.display(), stop.cause.fix()),
+    }
 }
 
 /// The disk space the pending runs will take when finished and at most on the way, and
@@ -126,21 +166,34 @@ fn print_disk(todo: &Pending, vocab_size: usize, tokenizer_bytes: u64, jobs: usi
     let mut extra: Vec<u64> = bytes.iter().map(|b| b.peak - b.finished).collect();
     extra.sort_unstable_by(|a, b| b.cmp(a));
     let peak = finished + extra.iter().take(jobs).sum::<u64>();
-    let free = match disk::space(sweep_dir) {
+    let space = disk::space(sweep_dir);
+    let free = match space {
         Some((free, total)) => format!("; {} free of {} there now", disk::human_bytes(free), disk::human_bytes(total)),
         None => String::new(),
     };
+    let which = if todo.skipped > 0 { format!(" for the {} run(s) still to train", todo.pending.len()) } else { String::new() };
     println!(
-        "disk: {} ({finished} bytes) in {} when finished, up to {} while {jobs} run(s) train at once (checkpoints hold weights and AdamW moments){free}",
+        "disk: {} ({finished} bytes){which} in {} when finished, up to {} while {jobs} run(s) train at once (checkpoints hold weights and AdamW moments){free}",
         disk::human_bytes(finished),
         sweep_dir.display(),
         disk::human_bytes(peak)
     );
+    if let Some((free, _)) = space
+        && free < peak
+    {
+        println!(
+            "warning: {} has {} free, less than the {} this sweep needs at its peak: it will stop when the disk is full (free space, or use --out elsewhere)",
+            sweep_dir.display(),
+            disk::human_bytes(free),
+            disk::human_bytes(peak)
+        );
+    }
 }
 
 fn print_plan(plan: &Plan, data: &TokenData, todo: &Pending, predicted: &[Option<f64>], jobs: usize, threads: usize, on_gpu: bool) {
     let train_tokens = data.train.len() as f64;
-    println!("sweep {}: {} runs; {} training tokens, {} val tokens, vocab {}", plan.name, plan.runs.len(), data.train.len(), data.val.len(), data.vocab_size);
+    let runs = if plan.runs.len() == 1 { "1 run".to_string() } else { format!("{} runs", plan.runs.len()) };
+    println!("sweep {}: {runs}; {} training tokens, {} val tokens, vocab {}", plan.name, data.train.len(), data.val.len(), data.vocab_size);
     if todo.skipped > 0 {
         println!("{} of {} runs already finished; {} to train", todo.skipped, plan.runs.len(), todo.pending.len());
     }
@@ -169,9 +222,10 @@ fn print_plan(plan: &Plan, data: &TokenData, todo: &Pending, predicted: &[Option
     };
     let wall = estimate::makespan(&predicted, jobs);
     println!(
-        "total: {:.2} TFLOP; {} ({wall:.0} s) on this machine ({}) with {jobs} run(s) at a time and {threads} thread(s) each, from a few steps of each run's shape timed just now",
+        "total: {:.2} TFLOP; {}{} on this machine ({}) with {jobs} run(s) at a time and {threads} thread(s) each, from a few steps of each run's shape timed just now",
         total_flops / 1e12,
         estimate::human(wall),
+        if wall >= 60.0 { format!(" ({wall:.0} s)") } else { String::new() },
         if on_gpu { "GPU" } else { "CPU" }
     );
 }

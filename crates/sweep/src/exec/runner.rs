@@ -99,9 +99,10 @@ impl TrialRunner for ProcessRunner {
         // A trial whose filesystem failed says so by its exit code: it may have been unable
         // to write its summary or log.
         if let Some(cause) = status.code().and_then(Cause::from_trial_exit_code) {
-            let mut s = dir.read_summary().filter(|s| s.status == Status::Interrupted).unwrap_or_else(|| {
-                Summary::storage_interrupted(&run.id, run.params.clone(), start.elapsed().as_secs_f64(), cause, &format!("writing in {}", dir.path.display()))
-            });
+            let mut s = dir
+                .read_summary()
+                .filter(|s| s.status == Status::Interrupted)
+                .unwrap_or_else(|| Summary::storage_interrupted(&run.id, run.params.clone(), start.elapsed().as_secs_f64(), cause, ""));
             s.storage = Some(cause);
             return s;
         }

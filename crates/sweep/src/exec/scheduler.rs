@@ -128,7 +128,7 @@ pub fn pending_runs<'a>(plan: &'a Plan, sweep_dir: &Path, retry_failed: bool) ->
         if has_results {
             let old: Option<RunConfig> = std::fs::read_to_string(dir.config()).ok().and_then(|t| serde_json::from_str(&t).ok());
             match old {
-                Some(old) if old != run.config => {
+                Some(old) if !same_results(&old, &run.config) => {
                     todo.conflicts.push(format!("{}: {}", dir.path.display(), config_diff(&old, &run.config)));
                     continue;
                 }
@@ -159,11 +159,20 @@ pub fn conflicts_message(conflicts: &[String]) -> String {
     )
 }
 
+/// Whether a run folder trained with `old` holds the results `new` asks for: every setting
+/// but the device must agree (a run may move between the CPU and a GPU, or to `--device`).
+fn same_results(old: &RunConfig, new: &RunConfig) -> bool {
+    let mut old = old.clone();
+    old.train.device.clone_from(&new.train.device);
+    old == *new
+}
+
 /// "max_iters 300 → 500, lr …": what differs between two configs.
 fn config_diff(old: &RunConfig, new: &RunConfig) -> String {
     let (a, b) = (flatten(old), flatten(new));
     let diffs: Vec<String> = b
         .iter()
+        .filter(|(k, _)| k != "train.device")
         .filter_map(|(k, v)| match a.iter().find(|(ka, _)| ka == k) {
             Some((_, va)) if va == v => None,
             Some((_, va)) => Some(format!("{k} was {va}, now {v}")),
@@ -298,11 +307,11 @@ fn run_one(
         Some(Attempt::NotStarted)
     };
     let needed = disk::run_bytes(&run.config, opts.vocab_size, tokenizer_json.len() as u64).peak;
-    // A run that needs more than the whole filesystem holds is not stopped here: no freeing
-    // of space would help, and such a model fails on memory long before it writes.
-    if let Some((free, total)) = disk::space(sweep_dir)
+    // A model too large for this machine's memory is left to fail in its trial with the
+    // out-of-memory hint: that, not the disk, is what stops it.
+    if let Some((free, _)) = disk::space(sweep_dir)
         && free < needed + SPACE_RESERVE
-        && needed <= total
+        && disk::memory_bytes().is_none_or(|memory| needed < memory)
     {
         control.stop_for_storage(StorageStop { cause: Cause::NoSpace, run_id: run.id.clone(), needed: Some(needed) });
         return Attempt::NotStarted;
@@ -487,6 +496,12 @@ mod tests {
         let err = run_sweep(&changed, dir.path(), "{}", &runner, &Control::default(), opts()).unwrap_err().to_string();
         assert!(err.contains("train.max_iters was 10, now 20"), "{err}");
         assert!(runner.calls.lock().unwrap().is_empty());
+
+        // Another device is not another result: the finished run is kept, not refused.
+        let mut moved = plan("  lr: [0.001]\n");
+        moved.runs[0].config.train.device = "cpu".into();
+        let todo = pending_runs(&moved, dir.path(), false);
+        assert_eq!((todo.pending.len(), todo.skipped, todo.conflicts.len()), (0, 1, 0));
     }
 
     #[test]

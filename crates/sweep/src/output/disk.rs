@@ -74,6 +74,13 @@ pub fn space(path: &Path) -> Option<(u64, u64)> {
     Some((s.blocks_available() as u64 * unit, s.blocks() as u64 * unit))
 }
 
+/// Bytes of memory of this machine (MemTotal in /proc/meminfo).
+pub fn memory_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = info.lines().find_map(|l| l.strip_prefix("MemTotal:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// "0 B", "512 KB", "2.5 MB", "1.20 GB" (powers of 1000, as `df -H` prints them).
 pub fn human_bytes(bytes: u64) -> String {
     let b = bytes as f64;

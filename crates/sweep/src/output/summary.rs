@@ -109,8 +109,14 @@ impl Summary {
     }
 
     /// A run stopped by a failing output filesystem: interrupted, resumable by a rerun.
+    /// `detail` is the error that stopped it; the summary names only the file being written.
     pub fn storage_interrupted(run_id: &str, params: IndexMap<String, Value>, wall_seconds: f64, cause: crate::output::disk::Cause, detail: &str) -> Self {
-        let mut s = Summary::failed(run_id, params, wall_seconds, format!("interrupted: {}: {detail}; the next `sweep run` resumes it", cause.describe()));
+        let file = detail
+            .split(|c: char| c.is_whitespace() || c == ':' || c == '"')
+            .find(|t| t.contains('/'))
+            .and_then(|t| std::path::Path::new(t).file_name())
+            .map_or("its run folder".to_string(), |f| f.to_string_lossy().into_owned());
+        let mut s = Summary::failed(run_id, params, wall_seconds, format!("{} while writing {file}; the next `sweep run` resumes it", cause.describe()));
         s.status = Status::Interrupted;
         s.storage = Some(cause);
         s

@@ -177,10 +177,12 @@ impl Reader {
                 }
             }
         }
-        if !has_name {
+        // A misspelt key already pointed at (did you mean `name`?) is not reported missing too.
+        let suggested = |problems: &[Problem], key: &str| problems.iter().any(|p| p.message.contains(&format!("did you mean `{key}`?")));
+        if !has_name && !suggested(&self.problems, "name") {
             self.problem(Some(1), "name: is missing; give the sweep a name (its runs go to runs/<name>/)".into());
         }
-        if !has_data {
+        if !has_data && !suggested(&self.problems, "data") {
             self.problem(Some(1), "data: is missing; give at least data: {path: <text file>}".into());
         }
         for key in spec.settings.keys() {
@@ -211,7 +213,8 @@ impl Reader {
             return defaults;
         };
         for want in required {
-            if !map.iter().any(|(k, _)| k.as_str() == *want) {
+            let misspelt = map.iter().any(|(k, _)| did_you_mean(k.as_str(), &[*want]).is_some());
+            if !misspelt && !map.iter().any(|(k, _)| k.as_str() == *want) {
                 self.problem(line, format!("{name}.{want} is missing"));
             }
         }
@@ -327,8 +330,25 @@ fn field_names(fields: &[(&str, Field)]) -> String {
     fields.iter().map(|(f, _)| *f).collect::<Vec<_>>().join(", ")
 }
 
-/// The closest known name to `word`, if it is close enough to be a typo.
+/// nanoGPT's and common names for our settings, so that its users are pointed the right way.
+const ALIASES: &[(&str, &str)] = &[
+    ("n_embd", "embed_dim"),
+    ("n_embed", "embed_dim"),
+    ("d_model", "embed_dim"),
+    ("n_layer", "n_layers"),
+    ("n_head", "n_heads"),
+    ("learning_rate", "lr"),
+    ("gradient_accumulation_steps", "grad_accum_steps"),
+    ("max_steps", "max_iters"),
+    ("warmup_steps", "warmup_iters"),
+    ("context_length", "block_size"),
+];
+
+/// The closest known name to `word`, if it is close enough to be a typo (or a nanoGPT name).
 pub fn did_you_mean<S: AsRef<str>>(word: &str, known: &[S]) -> Option<String> {
+    if let Some((_, ours)) = ALIASES.iter().find(|(alias, ours)| *alias == word && known.iter().any(|k| k.as_ref() == *ours)) {
+        return Some(ours.to_string());
+    }
     known
         .iter()
         .map(|k| (strsim::jaro_winkler(word, k.as_ref()), k.as_ref()))
@@ -398,7 +418,7 @@ grid:
                 "6: settings.bias must be true or false, got yes",
                 "7: settings.batch_size must be a whole number, got 3.5",
                 "9: grid.lr must be a number, got \"3e-4\" (quoted, so it is text) (value 2)",
-                "10: grid.n_layers must be a whole number, got -2 (value 2)",
+                "10: grid.n_layers must be a whole number of 0 or more, got -2 (value 2)",
                 "12: sample.top_k must be a whole number, got 0.5",
                 "13: sample.prompts must be a list like [a, b], got hello",
             ]
@@ -434,6 +454,9 @@ grid:
             ["1: name: is missing; give the sweep a name (its runs go to runs/<name>/)", "1: data: is missing; give at least data: {path: <text file>}"]
         );
         assert_eq!(messages("name: t\ndata:\n  tokenizer: bpe\n"), ["2: data.path is missing"]);
+        // A misspelt required key is reported once, as the typo.
+        assert_eq!(messages("nme: t\ndata:\n  pth: x\n").len(), 2);
+        assert!(messages("name: t\ndata:\n  path: x\nsettings:\n  n_embd: 64\n")[0].contains("did you mean `embed_dim`?"));
         assert_eq!(messages("name: t\ndata:\n  path: x\n  tokenizer: word\n"), ["4: data.tokenizer must be one of char, bpe, got word"]);
     }
 }

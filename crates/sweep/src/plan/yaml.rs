@@ -64,7 +64,9 @@ pub fn scalar(node: &Node, kind: ValueKind, nullable: bool) -> Result<Value, Str
     }
     let wrong = || {
         let quoted = matches!(node, Node::Scalar(s) if !s.may_coerce()) && kind != ValueKind::Text;
-        format!("must be {}, got {}{}", kind.describe(), shown(node), if quoted { " (quoted, so it is text)" } else { "" })
+        let negative = kind == ValueKind::Whole && matches!(node, Node::Scalar(s) if s.as_str().parse::<i64>().is_ok_and(|n| n < 0));
+        let kind = if negative { "a whole number of 0 or more" } else { kind.describe() };
+        format!("must be {kind}, got {}{}", shown(node), if quoted { " (quoted, so it is text)" } else { "" })
     };
     let Node::Scalar(s) = node else { return Err(wrong()) };
     let text = s.as_str();
