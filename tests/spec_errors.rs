@@ -65,6 +65,17 @@ fn every_parse_problem_is_reported_at_once() {
 }
 
 #[test]
+fn a_corpus_too_short_for_a_block_size_is_reported_with_the_other_problems() {
+    let w = SweepDir::new();
+    // Every run is invalid (dropout 1.0), and one block_size is longer than the corpus.
+    w.write("sweeps/x.yaml", &format!("{HEAD}grid:\n  dropout: [1.0]\n  block_size: [16, 100000]\n"));
+    let got = problems(&w, &["run", "sweeps/x.yaml"]);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0], "sweeps/x.yaml:5: grid.dropout 1.0 must be in [0, 1)");
+    assert!(got[1].starts_with("sweeps/x.yaml:6: data file data/tiny.txt: ") && got[1].contains("too short for block_size 100000"), "{got:?}");
+}
+
+#[test]
 fn type_errors_name_the_kind_of_value_wanted() {
     let w = SweepDir::new();
     w.write("sweeps/x.yaml", &format!("{HEAD}settings:\n  batch_size: 3.5\n  bias: maybe\n  lr: fast\n  max_iters: \"10\"\n"));

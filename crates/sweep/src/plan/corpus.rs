@@ -33,17 +33,19 @@ pub fn load(spec: &Spec, places: &Places) -> Result<Corpus, Problem> {
 /// for (at that block_size's line), a prompt the tokenizer cannot encode (at the prompt).
 pub fn check(corpus: &Corpus, plan: &Plan, spec: &Spec, places: &Places) -> Vec<Problem> {
     let mut problems: Vec<Problem> = Vec::new();
-    for run in &plan.runs {
-        let block_size = run.config.model.block_size;
-        if let Err(e) = corpus.data.check_fits(&corpus.path, block_size, spec.data.val_fraction) {
-            let line = match spec.grid.get("block_size") {
-                Some(values) => values.iter().position(|v| v.as_u64() == Some(block_size as u64)).and_then(|i| places.line(&format!("grid.block_size[{i}]"))),
-                None => places.line("settings.block_size"),
-            };
-            let problem = Problem { line: line.or(places.line("data.path")), message: e.to_string() };
-            if !problems.contains(&problem) {
-                problems.push(problem);
-            }
+    // Every block_size the spec asks for, whether or not its runs have other problems, so
+    // that fixing those does not reveal this one only afterwards.
+    let block_sizes: Vec<(u64, Option<usize>)> = match spec.grid.get("block_size") {
+        Some(values) => values.iter().enumerate().filter_map(|(i, v)| Some((v.as_u64()?, places.line(&format!("grid.block_size[{i}]"))))).collect(),
+        None => {
+            let fixed = spec.settings.get("block_size").and_then(|v| v.as_u64());
+            let default = plan.runs.first().map_or(sweep_config::ModelConfig::default().block_size, |r| r.config.model.block_size) as u64;
+            vec![(fixed.unwrap_or(default), places.line("settings.block_size"))]
+        }
+    };
+    for (block_size, line) in block_sizes {
+        if let Err(e) = corpus.data.check_fits(&corpus.path, block_size as usize, spec.data.val_fraction) {
+            problems.push(Problem { line: line.or(places.line("data.path")), message: e.to_string() });
         }
     }
     for (i, prompt) in spec.sample.prompts.iter().enumerate() {
