@@ -35,7 +35,7 @@ pub fn predict(runs: &[&PlannedRun], vocab_size: usize, jobs: usize, threads: us
     // As many shapes at once as the sweep runs trials at once, so that they share the
     // machine as trials will (one intra-op thread each on a CPU; one at a time on a GPU).
     let parallel = if threads == 1 && !runs.iter().any(|r| on_gpu(&r.config)) { jobs.max(1) } else { 1 };
-    let memory = available_memory();
+    let memory = sweep::output::disk::available_memory();
     let mut timings: HashMap<&str, Timing> = HashMap::new();
     for chunk in shapes.chunks(parallel) {
         let measured: Vec<Option<Timing>> = std::thread::scope(|s| {
@@ -94,13 +94,6 @@ fn shape_key(cfg: &RunConfig) -> String {
         t.grad_accum_steps,
         t.device
     )
-}
-
-/// Bytes of memory available now (MemAvailable in /proc/meminfo).
-fn available_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kb: u64 = info.lines().find_map(|l| l.strip_prefix("MemAvailable:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kb * 1024)
 }
 
 /// Seconds to start a trial process and load libtorch, timed on `sweep --version`.

@@ -73,7 +73,17 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         eprintln!("sweep: error: {}", scheduler::conflicts_message(&todo.conflicts));
         return Ok(exit_code::USAGE);
     }
-    let predicted = if todo.pending.is_empty() { Vec::new() } else { calibrate::predict(&todo.pending, data.vocab_size, jobs, threads_per_trial) };
+    // On a GPU the sweep process does not time shapes itself (it would hold GPU memory the
+    // trials need for the whole sweep): the time left starts from relative costs (FLOPs) and
+    // is in seconds once the first run has finished.
+    let in_seconds = !on_gpu;
+    let predicted: Vec<Option<f64>> = if todo.pending.is_empty() {
+        Vec::new()
+    } else if in_seconds {
+        calibrate::predict(&todo.pending, data.vocab_size, jobs, threads_per_trial)
+    } else {
+        todo.pending.iter().map(|r| Some(estimate::run_flops(&r.config, data.vocab_size))).collect()
+    };
     let predicted: HashMap<String, f64> = todo.pending.iter().zip(predicted).filter_map(|(r, s)| Some((r.id.clone(), s?))).collect();
 
     let started = std::fs::create_dir_all(&sweep_dir)
@@ -99,8 +109,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let tokenizer_json = tokenizer.to_json()?;
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let signals = scheduler::handle_signals(control.clone())?;
-    let opts =
-        Options { jobs, retry_failed: a.retry_failed, progress, max_retries: spec.max_retries, vocab_size: data.vocab_size, predicted_s: Arc::new(predicted) };
+    let opts = Options {
+        jobs,
+        retry_failed: a.retry_failed,
+        progress,
+        max_retries: spec.max_retries,
+        vocab_size: data.vocab_size,
+        predicted_s: Arc::new(predicted),
+        predicted_in_seconds: in_seconds,
+    };
     let outcome = scheduler::run_sweep(&plan, &sweep_dir, &tokenizer_json, &runner, &control, opts);
     signals.close();
     let outcome = outcome?;

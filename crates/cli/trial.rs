@@ -44,10 +44,15 @@ impl Observer for CsvObserver {
         }
     }
     fn on_checkpoint(&mut self, snapshot: &train::Snapshot) -> Result<(), train::TrainError> {
+        // A row of loss.csv or train.log that could not be written must not be skipped by a
+        // resume: no checkpoint past it.
+        if let Some(e) = &self.error {
+            return Err(train::TrainError::Checkpoint { path: self.path.display().to_string(), message: format!("no checkpoint after a failed write: {e}") });
+        }
         snapshot.save(&self.resume)
     }
     fn should_stop(&mut self) -> bool {
-        self.stop.load(Ordering::SeqCst)
+        self.stop.load(Ordering::SeqCst) || self.error.is_some()
     }
 }
 

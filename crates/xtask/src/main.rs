@@ -4,6 +4,7 @@
 //!   cargo xtask test          set up, run the whole test suite
 //!   cargo xtask sweep FILE    set up, build, run FILE, print its report
 //!   cargo xtask setup         create .venv with PyTorch 2.11.0
+//!   cargo xtask build         set up, build everything (release), as the tests will
 //!   cargo xtask bench         time the feiniao sweep from scratch; per-run GFLOP/s (BENCHMARKS.md)
 //!
 //! Set-up is idempotent: an existing .venv with the right torch is reused.
@@ -31,8 +32,9 @@ fn main() -> ExitCode {
             None => Err("usage: cargo xtask sweep SPEC [sweep run options]".into()),
         },
         Some("bench") => setup(&root).and_then(|_| bench(&root)),
+        Some("build") => setup(&root).and_then(|_| cargo(&root, &["build", "--release", "--workspace", "--all-targets"], &args[1..])),
         Some("test") | Some("ci") => setup(&root).and_then(|_| cargo(&root, &["test", "--release", "--workspace"], &args[1..])),
-        _ => Err("usage: cargo xtask <demo | test | sweep SPEC | setup | bench>".into()),
+        _ => Err("usage: cargo xtask <demo | test | sweep SPEC | setup | build | bench>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -113,6 +115,9 @@ fn sweep_and_report(root: &Path, spec: &str, extra: &[String]) -> Result {
     // Spec and data errors (exit 2) leave nothing to report.
     if status.code() == Some(2) {
         return Err(format!("sweep run {spec} failed"));
+    }
+    if status.code() == Some(3) {
+        return Err(format!("the output filesystem is full or failing (see the line above); free space and run the same command again to resume {spec}"));
     }
     println!();
     run(Command::new(&sweep).current_dir(root).args(["report", "--by", "val_loss"]).arg(format!("runs/{}", sweep_name(root, spec)?)))?;

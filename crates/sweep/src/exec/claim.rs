@@ -68,16 +68,27 @@ pub fn try_claim(dir: &Path, on_takeover: &mut dyn FnMut(String)) -> std::io::Re
     for _ in 0..2 {
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut f) => {
-                f.write_all(serde_json::to_string(&me)?.as_bytes())?;
-                f.sync_all()?;
+                let written = f.write_all(serde_json::to_string(&me)?.as_bytes()).and_then(|_| f.sync_all());
+                if let Err(e) = written {
+                    // A claim cut short (a full disk) must not look like a live owner forever.
+                    let _ = std::fs::remove_file(&path);
+                    return Err(e);
+                }
                 return Ok(Some(Claim { path, me }));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),
         }
-        // Someone holds it. An unreadable claim is one being written right now: leave it.
-        let Some(other) = read(dir) else { return Ok(None) };
-        let Some(reason) = stale_reason(&other, &host) else { return Ok(None) };
+        // Someone holds it. An unreadable claim is one being written right now: leave it,
+        // unless it has been unreadable for longer than a heartbeat may be late.
+        let reason = match read(dir) {
+            Some(other) => stale_reason(&other, &host),
+            None => {
+                let age = std::fs::metadata(&path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).map_or(0, |d| d.as_secs());
+                (age > STALE_AFTER_SECS).then(|| format!("its claim.json has been unreadable for {age} s"))
+            }
+        };
+        let Some(reason) = reason else { return Ok(None) };
         // Take over by renaming the stale claim away: only one contender's rename succeeds.
         let aside = dir.join(format!("claim.stale.{}.{}.{}", host, me.pid, now()));
         match std::fs::rename(&path, &aside) {
@@ -118,6 +129,22 @@ impl Claim {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A claim.json left empty by a write that failed (a full disk) is someone writing it
+    /// right now only for a while: past the stale window it is taken over.
+    #[test]
+    fn an_unreadable_claim_is_taken_over_once_it_is_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("claim.json");
+        let file = std::fs::File::create(&path).unwrap();
+        assert!(try_claim(dir.path(), &mut |_| {}).unwrap().is_none(), "a fresh unreadable claim is left alone");
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(STALE_AFTER_SECS + 10);
+        file.set_modified(old).unwrap();
+        let mut notes = Vec::new();
+        let claim = try_claim(dir.path(), &mut |r| notes.push(r)).unwrap().expect("taken over");
+        assert!(notes[0].starts_with("its claim.json has been unreadable for"), "{notes:?}");
+        claim.release();
+    }
 
     #[test]
     fn one_owner_at_a_time_and_dead_owners_are_taken_over() {

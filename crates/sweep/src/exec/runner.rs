@@ -20,21 +20,43 @@ pub trait TrialRunner: Sync {
     fn run(&self, run: &PlannedRun, dir: &RunDir) -> Summary;
 }
 
-/// Running trial processes by run id, so that signals can be forwarded to them.
+/// Running trial processes by run id, so that signals can be forwarded to them; and whether
+/// the sweep is stopping, so that a trial registered after the stop is asked to stop too.
 #[derive(Debug, Default)]
-pub struct Children(Mutex<HashMap<String, u32>>);
+pub struct Children(Mutex<(HashMap<String, u32>, bool)>);
 
 impl Children {
     pub fn pids(&self) -> Vec<u32> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).values().copied().collect()
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).0.values().copied().collect()
     }
+
+    /// Asks every running trial, and every one registered from now on, to save its state
+    /// and stop (SIGINT).
+    pub fn stop_all(&self) {
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        guard.1 = true;
+        for pid in guard.0.values() {
+            interrupt(*pid);
+        }
+    }
+
     fn set(&self, id: &str, pid: Option<u32>) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
         match pid {
-            Some(pid) => map.insert(id.to_string(), pid),
-            None => map.remove(id),
+            Some(pid) => {
+                // Started just as the sweep began to stop: it must not train on alone.
+                if guard.1 {
+                    interrupt(pid);
+                }
+                guard.0.insert(id.to_string(), pid)
+            }
+            None => guard.0.remove(id),
         };
     }
+}
+
+fn interrupt(pid: u32) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT);
 }
 
 /// Runs each trial as `<exe> trial <dir> --threads N`, output appended to the run's train.log.
@@ -48,7 +70,11 @@ impl TrialRunner for ProcessRunner {
     fn run(&self, run: &PlannedRun, dir: &RunDir) -> Summary {
         let start = Instant::now();
         let fail = |reason: String| {
-            let s = Summary::failed(&run.id, run.params.clone(), start.elapsed().as_secs_f64(), reason);
+            let wall = start.elapsed().as_secs_f64();
+            let s = match crate::output::disk::classify(&reason) {
+                Some(cause) => Summary::storage_interrupted(&run.id, run.params.clone(), wall, cause, &reason),
+                None => Summary::failed(&run.id, run.params.clone(), wall, reason),
+            };
             if let Err(e) = dir.write_summary(&s) {
                 tracing::error!("cannot write {}: {e:#}", dir.summary().display());
             }

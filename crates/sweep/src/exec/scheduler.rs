@@ -36,6 +36,8 @@ pub struct Options {
     /// Predicted seconds of each pending run (by id), from the plan's estimate; the
     /// progress bar's time left scales them by how long finished runs took against theirs.
     pub predicted_s: Arc<HashMap<String, f64>>,
+    /// Whether `predicted_s` is in seconds (timed on this machine) or relative costs.
+    pub predicted_in_seconds: bool,
 }
 
 #[derive(Debug, Default)]
@@ -85,13 +87,11 @@ impl Control {
     /// Starts no new trials and asks the running ones to save their state and stop
     /// (SIGINT: they checkpoint and record `interrupted`). Returns false if already stopping.
     pub fn stop(&self) -> bool {
-        if self.stopping.swap(true, Ordering::SeqCst) {
-            return false;
+        let first = !self.stopping.swap(true, Ordering::SeqCst);
+        if first {
+            self.children.stop_all();
         }
-        for pid in self.children.pids() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT);
-        }
-        true
+        first
     }
 
     /// Stops the sweep because the output filesystem failed; the first cause is kept.
@@ -223,7 +223,7 @@ pub fn run_sweep(
     }
     let bar = ProgressBar::with_draw_target(Some(total as u64), if opts.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {elapsed} elapsed{msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
-    let eta = Eta::new(pending.iter().map(|r| r.id.as_str()), &opts.predicted_s, opts.jobs);
+    let eta = Eta::new(pending.iter().map(|r| r.id.as_str()), &opts.predicted_s, opts.predicted_in_seconds, opts.jobs);
     let show_eta = || {
         if let Some(left) = eta.left() {
             bar.set_message(format!(", {} left", estimate::human(left)));
@@ -306,7 +306,9 @@ fn run_one(
         control.stop_for_storage(StorageStop { cause, run_id: run.id.clone(), needed: None });
         Some(Attempt::NotStarted)
     };
-    let needed = disk::run_bytes(&run.config, opts.vocab_size, tokenizer_json.len() as u64).peak;
+    // A resumed run already holds its training state: only the rest is needed.
+    let present = std::fs::metadata(dir.resume_state()).map_or(0, |m| m.len());
+    let needed = disk::run_bytes(&run.config, opts.vocab_size, tokenizer_json.len() as u64).peak.saturating_sub(present);
     // A model too large for this machine's memory is left to fail in its trial with the
     // out-of-memory hint: that, not the disk, is what stops it.
     if let Some((free, _)) = disk::space(sweep_dir)
@@ -406,9 +408,14 @@ pub fn handle_signals(control: Arc<Control>) -> anyhow::Result<signal_hook::iter
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
     let handle = signals.handle();
     std::thread::spawn(move || {
+        // Counted here, not by `stopping`: a sweep already stopping for a full disk still
+        // lets its trials save on the user's first Ctrl-C.
+        let mut received = 0;
         for _ in signals.forever() {
+            received += 1;
             let running = control.children.pids().len();
-            if control.stop() {
+            if received == 1 {
+                control.stop();
                 eprintln!("\nstopping: no new runs; {running} running run(s) save their state and stop (Ctrl-C again to stop at once)");
             } else {
                 for pid in control.children.pids() {

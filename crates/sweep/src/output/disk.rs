@@ -76,8 +76,17 @@ pub fn space(path: &Path) -> Option<(u64, u64)> {
 
 /// Bytes of memory of this machine (MemTotal in /proc/meminfo).
 pub fn memory_bytes() -> Option<u64> {
+    meminfo("MemTotal")
+}
+
+/// Bytes of memory available now without swapping (MemAvailable in /proc/meminfo).
+pub fn available_memory() -> Option<u64> {
+    meminfo("MemAvailable")
+}
+
+fn meminfo(field: &str) -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kb: u64 = info.lines().find_map(|l| l.strip_prefix("MemTotal:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kb: u64 = info.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb * 1024)
 }
 

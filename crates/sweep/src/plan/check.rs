@@ -42,6 +42,9 @@ pub fn check(path: &Path) -> Result<Checked, Problems> {
             }
         }
     };
+    if corpus.is_none() && problems.is_empty() {
+        problems.push(Problem { line: places.line("data.path"), message: "data.path is missing or empty; give the text file to train on".into() });
+    }
     match corpus {
         Some(corpus) if problems.is_empty() => Ok(Checked { spec, places, plan, corpus }),
         _ => {

@@ -177,6 +177,12 @@ impl Reader {
                 }
             }
         }
+        if has_name && spec.name.trim().is_empty() {
+            self.problem(self.places.line("name"), "name is empty; give the sweep a name (its runs go to runs/<name>/)".into());
+        }
+        if self.places.get("data.path").is_some() && spec.data.path.trim().is_empty() {
+            self.problem(self.places.line("data.path"), "data.path is empty; give the path of the text file to train on".into());
+        }
         // A misspelt key already pointed at (did you mean `name`?) is not reported missing too.
         let suggested = |problems: &[Problem], key: &str| problems.iter().any(|p| p.message.contains(&format!("did you mean `{key}`?")));
         if !has_name && !suggested(&self.problems, "name") {
@@ -458,5 +464,9 @@ grid:
         assert_eq!(messages("nme: t\ndata:\n  pth: x\n").len(), 2);
         assert!(messages("name: t\ndata:\n  path: x\nsettings:\n  n_embd: 64\n")[0].contains("did you mean `embed_dim`?"));
         assert_eq!(messages("name: t\ndata:\n  path: x\n  tokenizer: word\n"), ["4: data.tokenizer must be one of char, bpe, got word"]);
+        assert_eq!(
+            messages("name: ''\ndata:\n  path: \"\"\n"),
+            ["1: name is empty; give the sweep a name (its runs go to runs/<name>/)", "3: data.path is empty; give the path of the text file to train on"]
+        );
     }
 }

@@ -44,6 +44,7 @@ pub fn line_of_key(key: &marked_yaml::types::MarkedScalarNode) -> Option<usize> 
 /// quoted), "a list" or "a mapping".
 pub fn shown(node: &Node) -> String {
     match node {
+        Node::Scalar(s) if s.may_coerce() && s.as_str().is_empty() => "nothing".to_string(),
         Node::Scalar(s) if s.may_coerce() => s.as_str().to_string(),
         Node::Scalar(s) => format!("{:?}", s.as_str()),
         Node::Sequence(_) => "a list".to_string(),
