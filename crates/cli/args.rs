@@ -42,6 +42,9 @@ pub struct RunArgs {
     /// Also rerun runs that failed before (done and diverged runs are kept)
     #[arg(long)]
     pub retry_failed: bool,
+    /// Also continue runs that early termination pruned, from their checkpoint to the end
+    #[arg(long)]
+    pub resume_pruned: bool,
     /// Override the spec's device for every run: auto, cpu, cuda or cuda:N
     #[arg(long)]
     pub device: Option<String>,

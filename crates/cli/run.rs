@@ -13,7 +13,8 @@ use sweep::exec::scheduler::{self, Control, Options, Pending};
 use sweep::output::disk;
 use sweep::output::run_dir::write_json;
 use sweep::plan::estimate;
-use sweep::{Plan, Status};
+use sweep::search::Rerun;
+use sweep::{Plan, PlannedRun, Status};
 use sweep_config::n_params;
 
 pub fn run(a: RunArgs) -> anyhow::Result<u8> {
@@ -48,7 +49,17 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let jobs = a.jobs.unwrap_or(if on_gpu { 1 } else { cores }).clamp(1, plan.runs.len().max(1));
     let threads_per_trial = (cores / jobs).max(1);
     let sweep_dir = spec.sweep_dir(&a.out);
-    let todo = scheduler::pending_runs(&plan, &sweep_dir, a.retry_failed);
+    let rerun = Rerun { failed: a.retry_failed, pruned: a.resume_pruned };
+    let known = scheduler::known_runs(&plan, &sweep_dir);
+    let mut todo = scheduler::pending_runs(&known, &sweep_dir, rerun);
+    // TPE proposes its runs as it goes: random draws from the space stand for those not
+    // proposed yet in the estimates.
+    let stand_ins: Vec<PlannedRun> = if plan.adaptive() {
+        plan.runs.iter().filter(|r| !known.iter().any(|k| k.id == r.id)).take(plan.n_runs.saturating_sub(known.len())).cloned().collect()
+    } else {
+        Vec::new()
+    };
+    todo.pending.extend(stand_ins.iter());
     if a.dry_run {
         // The run would be refused: say why, without a plan of what cannot run.
         if !todo.conflicts.is_empty() {
@@ -66,6 +77,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         let predicted = calibrate::predict(&todo.pending, data.vocab_size, jobs, threads_per_trial);
         let tokenizer_bytes = tokenizer.to_json()?.len() as u64;
         print_plan(&plan, data, &todo, &predicted, jobs, threads_per_trial, on_gpu);
+        print_early_stop(&plan, &todo, &predicted, jobs);
         print_disk(&todo, data.vocab_size, tokenizer_bytes, jobs, &sweep_dir);
         return Ok(exit_code::OK);
     }
@@ -97,9 +109,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         return Ok(exit_code::STORAGE);
     }
     println!(
-        "sweep {}: {} runs on {} ({jobs} at a time, {threads_per_trial} thread(s) each) -> {}",
+        "sweep {}: {} on {} ({jobs} at a time, {threads_per_trial} thread(s) each) -> {}",
         plan.name,
-        plan.runs.len(),
+        runs_in_words(&plan),
         if on_gpu { "cuda" } else { "cpu" },
         sweep_dir.display()
     );
@@ -111,7 +123,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let signals = scheduler::handle_signals(control.clone())?;
     let opts = Options {
         jobs,
-        retry_failed: a.retry_failed,
+        rerun,
         progress,
         max_retries: spec.max_retries,
         vocab_size: data.vocab_size,
@@ -123,10 +135,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let outcome = outcome?;
     let count = |s| outcome.count(s);
     let (done, failed, diverged, interrupted) = (count(Status::Done), count(Status::Failed), count(Status::Diverged), count(Status::Interrupted));
+    // "12 done" or "12 done, 40 pruned".
+    let done = match count(Status::Pruned) {
+        0 => format!("{done} done"),
+        pruned => format!("{done} done, {pruned} pruned"),
+    };
     let elsewhere = if outcome.elsewhere > 0 { format!(", {} being trained by another worker", outcome.elsewhere) } else { String::new() };
     if let Some(stop) = &outcome.storage {
         println!(
-            "sweep {}: stopped: {}; {done} done, {interrupted} interrupted, {failed} failed, {diverged} diverged, {} not started{elsewhere}",
+            "sweep {}: stopped: {}; {done}, {interrupted} interrupted, {failed} failed, {diverged} diverged, {} not started{elsewhere}",
             plan.name,
             storage_line(stop, &sweep_dir),
             outcome.not_started
@@ -135,17 +152,22 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     }
     if outcome.interrupted {
         println!(
-            "sweep {}: interrupted: {interrupted} run(s) saved their state, {} not started; {done} done, {failed} failed, {diverged} diverged{elsewhere}; run the same command to resume",
+            "sweep {}: interrupted: {interrupted} run(s) saved their state, {} not started; {done}, {failed} failed, {diverged} diverged{elsewhere}; run the same command to resume",
             plan.name, outcome.not_started
         );
         return Ok(exit_code::INTERRUPTED);
     }
     println!(
-        "sweep {}: {done} done, {failed} failed, {diverged} diverged, {} skipped (finished before){elsewhere}; report: {}",
+        "sweep {}: {done}, {failed} failed, {diverged} diverged, {} skipped (finished before){elsewhere}; report: {}",
         plan.name,
         outcome.skipped,
         sweep_dir.join("report.md").display()
     );
+    if let Ok(runs) = sweep::report::load(&sweep_dir)
+        && let Some(saved) = sweep::report::savings::savings(&runs)
+    {
+        println!("{}", saved.line(runs.len()));
+    }
     Ok(if failed + diverged > 0 { exit_code::RUNS_FAILED } else { exit_code::OK })
 }
 
@@ -207,10 +229,69 @@ fn print_disk(todo: &Pending, vocab_size: usize, tokenizer_bytes: u64, jobs: usi
     }
 }
 
+/// "64 runs", "random search: 24 runs drawn from the space (search_seed 0)", "tpe: at most 30 runs …".
+fn runs_in_words(plan: &Plan) -> String {
+    let runs = |n: usize| if n == 1 { "1 run".to_string() } else { format!("{n} runs") };
+    match plan.method {
+        sweep::plan::spec::Method::Grid => runs(plan.runs.len()),
+        sweep::plan::spec::Method::Random if plan.runs.len() < plan.n_runs => {
+            format!("random search: {} (the space has no more distinct points than that; n_runs is {})", runs(plan.runs.len()), plan.n_runs)
+        }
+        sweep::plan::spec::Method::Random => format!("random search: {} drawn from the space (search_seed {})", runs(plan.runs.len()), plan.seed),
+        sweep::plan::spec::Method::Tpe => {
+            format!("tpe: at most {}, the first {} drawn at random (search_seed {})", runs(plan.n_runs), plan.n_startup.min(plan.n_runs), plan.seed)
+        }
+    }
+}
+
+/// With `early_stop:`, the steps and time of the pending runs with and without it.
+fn print_early_stop(plan: &Plan, todo: &Pending, predicted: &[Option<f64>], jobs: usize) {
+    let Some(es) = &plan.early_stop else { return };
+    let (mut full, mut expected) = (0u64, 0.0);
+    let mut scaled = Vec::new();
+    for (run, seconds) in todo.pending.iter().zip(predicted) {
+        let t = &run.config.train;
+        let steps = es.expected_steps(t.max_iters, t.eval_interval);
+        full += t.max_iters;
+        expected += steps;
+        scaled.push(seconds.map(|s| s * steps / t.max_iters.max(1) as f64));
+    }
+    let where_ = match es.method {
+        sweep::prune::PruneMethod::Asha => {
+            let rungs: std::collections::BTreeSet<u64> = todo.pending.iter().flat_map(|r| es.rungs(r.config.train.max_iters)).collect();
+            format!(
+                "asha compares runs at step(s) {} and keeps the best 1 in {} at each",
+                rungs.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+                es.reduction_factor
+            )
+        }
+        sweep::prune::PruneMethod::Median => format!(
+            "median pruning compares runs at every evaluation from step {} once {} others have reached it, and stops those worse than the median",
+            es.min_steps, es.min_runs
+        ),
+    };
+    let time = match (scaled.iter().copied().collect::<Option<Vec<f64>>>(), predicted.iter().copied().collect::<Option<Vec<f64>>>()) {
+        (Some(scaled), Some(all)) if !all.is_empty() => {
+            format!("; {} instead of {}", estimate::human(estimate::makespan(&scaled, jobs)), estimate::human(estimate::makespan(&all, jobs)))
+        }
+        _ => String::new(),
+    };
+    println!("early stop: {where_}");
+    println!(
+        "steps: at most {full} ({} run(s) to the end); about {expected:.0} with early termination if each decision keeps the share it aims for{time} (asynchronous: the first runs at each step are compared with few others, so expect somewhat more)",
+        todo.pending.len()
+    );
+}
+
 fn print_plan(plan: &Plan, data: &TokenData, todo: &Pending, predicted: &[Option<f64>], jobs: usize, threads: usize, on_gpu: bool) {
     let train_tokens = data.train.len() as f64;
-    let runs = if plan.runs.len() == 1 { "1 run".to_string() } else { format!("{} runs", plan.runs.len()) };
-    println!("sweep {}: {runs}; {} training tokens, {} val tokens, vocab {}", plan.name, data.train.len(), data.val.len(), data.vocab_size);
+    println!("sweep {}: {}; {} training tokens, {} val tokens, vocab {}", plan.name, runs_in_words(plan), data.train.len(), data.val.len(), data.vocab_size);
+    if plan.adaptive() {
+        println!(
+            "tpe proposes each run after the first {} from the runs finished before it; the table shows random draws from the space, which stand for those not proposed yet",
+            plan.n_startup.min(plan.n_runs)
+        );
+    }
     if todo.skipped > 0 {
         println!("{} of {} runs already finished; {} to train", todo.skipped, plan.runs.len(), todo.pending.len());
     }

@@ -133,13 +133,13 @@ fn hint(msg: &str) -> String {
     }
 }
 
-/// The swept values of this run, from sweep.json's grid; empty when unknown.
+/// The swept values of this run, from sweep.json's grid or space; empty when unknown.
 fn read_params(dir: &RunDir) -> indexmap::IndexMap<String, serde_json::Value> {
     let sweep_json = dir.path.parent().map(|p| p.join("sweep.json"));
     let spec: Option<sweep::Spec> = sweep_json.and_then(|p| std::fs::read_to_string(p).ok()).and_then(|t| serde_json::from_str(&t).ok());
     let config: Option<RunConfig> = std::fs::read_to_string(dir.config()).ok().and_then(|t| serde_json::from_str(&t).ok());
     match (spec, config) {
-        (Some(spec), Some(config)) => spec.grid.keys().filter_map(|k| Some((k.clone(), config.get(k)?))).collect(),
+        (Some(spec), Some(config)) => spec.swept_keys().into_iter().filter_map(|k| Some((k.clone(), config.get(&k)?))).collect(),
         _ => Default::default(),
     }
 }

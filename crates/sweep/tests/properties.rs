@@ -1,5 +1,6 @@
-//! Property tests of the spec parser and grid expansion: no input panics, expansion count
-//! is the product of the list lengths, and run ids are unique and stable.
+//! Property tests of the spec parser, grid expansion and random search: no input panics,
+//! expansion count is the product of the list lengths, run ids are unique and stable, and
+//! random draws are reproducible and inside every distribution's bounds.
 
 use proptest::prelude::*;
 use std::collections::HashSet;
@@ -51,5 +52,49 @@ proptest! {
         prop_assert_eq!(ids.len(), plan.runs.len(), "ids are unique");
         let again = Plan::from_spec_text(&text).unwrap();
         prop_assert_eq!(plan.runs.iter().map(|r| &r.id).collect::<Vec<_>>(), again.runs.iter().map(|r| &r.id).collect::<Vec<_>>());
+    }
+}
+
+/// A random-search spec over every kind of distribution, with bounds from the strategy.
+fn random_spec(seed: u64, n: usize, lr: (f64, f64), dropout: (f64, f64), layers: (u64, u64), batches: &[u64]) -> String {
+    let batches: Vec<String> = batches.iter().map(u64::to_string).collect();
+    format!(
+        "name: p\ndata:\n  path: d.txt\nsettings:\n  n_heads: 1\nmethod: random\nn_runs: {n}\nsearch_seed: {seed}\nspace:\n  lr: {{log_uniform: [{:e}, {:e}]}}\n  dropout: {{uniform: [{}, {}]}}\n  n_layers: {{int_uniform: [{}, {}]}}\n  batch_size: {{choice: [{}]}}\n",
+        lr.0,
+        lr.1,
+        dropout.0,
+        dropout.1,
+        layers.0,
+        layers.1,
+        batches.join(", ")
+    )
+}
+
+proptest! {
+    #[test]
+    fn random_search_is_reproducible_and_inside_the_bounds(
+        seed in any::<u64>(),
+        n in 1usize..40,
+        lr_lo in 1e-6f64..1e-2, lr_span in 1.5f64..100.0,
+        do_lo in 0.0f64..0.5, do_span in 0.01f64..0.4,
+        l_lo in 1u64..4, l_span in 1u64..4,
+        batches in prop::collection::btree_set(1u64..128, 1..4),
+    ) {
+        let batches: Vec<u64> = batches.into_iter().collect();
+        let (lr, dropout, layers) = ((lr_lo, lr_lo * lr_span), (do_lo, do_lo + do_span), (l_lo, l_lo + l_span));
+        let text = random_spec(seed, n, lr, dropout, layers, &batches);
+        let plan = Plan::from_spec_text(&text).map_err(|p| TestCaseError::fail(format!("{p:?}\n{text}")))?;
+        let again = Plan::from_spec_text(&text).unwrap();
+        prop_assert_eq!(plan.runs.iter().map(|r| &r.id).collect::<Vec<_>>(), again.runs.iter().map(|r| &r.id).collect::<Vec<_>>());
+        prop_assert_eq!(plan.runs.len(), n);
+        let ids: HashSet<&String> = plan.runs.iter().map(|r| &r.id).collect();
+        prop_assert_eq!(ids.len(), n);
+        for run in &plan.runs {
+            let t = &run.config.train;
+            prop_assert!(t.lr >= lr.0 && t.lr <= lr.1, "lr {} outside {:?}", t.lr, lr);
+            prop_assert!(run.config.model.dropout >= dropout.0 && run.config.model.dropout <= dropout.1);
+            prop_assert!((layers.0..=layers.1).contains(&(run.config.model.n_layers as u64)));
+            prop_assert!(batches.contains(&(t.batch_size as u64)));
+        }
     }
 }

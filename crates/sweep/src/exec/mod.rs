@@ -1,8 +1,9 @@
 //! How a sweep runs: the scheduler loop, the trial runner that isolates each training in a
-//! child process, and the claim files that let several workers share one sweep. It reads
+//! child process, the pruner that stops runs early termination prunes, and the claim files that let several workers share one sweep. It reads
 //! and writes run folders only through `output`.
 
 pub mod claim;
 pub mod eta;
+pub mod pruner;
 pub mod runner;
 pub mod scheduler;

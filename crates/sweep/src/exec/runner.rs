@@ -23,35 +23,66 @@ pub trait TrialRunner: Sync {
 /// Running trial processes by run id, so that signals can be forwarded to them; and whether
 /// the sweep is stopping, so that a trial registered after the stop is asked to stop too.
 #[derive(Debug, Default)]
-pub struct Children(Mutex<(HashMap<String, u32>, bool)>);
+pub struct Children(Mutex<ChildTable>);
+
+#[derive(Debug, Default)]
+struct ChildTable {
+    pids: HashMap<String, u32>,
+    /// The whole sweep is stopping.
+    all: bool,
+    /// Runs asked to stop one by one (early termination).
+    asked: std::collections::HashSet<String>,
+}
 
 impl Children {
     pub fn pids(&self) -> Vec<u32> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).0.values().copied().collect()
+        self.lock().pids.values().copied().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ChildTable> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Asks every running trial, and every one registered from now on, to save its state
     /// and stop (SIGINT).
     pub fn stop_all(&self) {
-        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        guard.1 = true;
-        for pid in guard.0.values() {
+        let mut guard = self.lock();
+        guard.all = true;
+        for pid in guard.pids.values() {
             interrupt(*pid);
         }
     }
 
+    /// Asks the trial of run `id` to save its state and stop (SIGINT), now or as it starts.
+    pub fn stop_one(&self, id: &str) {
+        let mut guard = self.lock();
+        guard.asked.insert(id.to_string());
+        if let Some(pid) = guard.pids.get(id) {
+            interrupt(*pid);
+        }
+    }
+
+    /// Whether run `id` was asked to stop (for runners that are not processes).
+    pub fn stop_asked(&self, id: &str) -> bool {
+        let guard = self.lock();
+        guard.all || guard.asked.contains(id)
+    }
+
     fn set(&self, id: &str, pid: Option<u32>) {
-        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.lock();
         match pid {
             Some(pid) => {
-                // Started just as the sweep began to stop: it must not train on alone.
-                if guard.1 {
+                // Started just as the sweep (or this run) was asked to stop: it must not train on alone.
+                if guard.all || guard.asked.contains(id) {
                     interrupt(pid);
                 }
-                guard.0.insert(id.to_string(), pid)
+                guard.pids.insert(id.to_string(), pid);
             }
-            None => guard.0.remove(id),
-        };
+            None => {
+                guard.pids.remove(id);
+                guard.asked.remove(id);
+            }
+        }
     }
 }
 
@@ -194,6 +225,69 @@ pub mod fake {
                 s.best_val_loss = Some(loss);
                 s.final_val_loss = Some(loss);
             }
+            dir.write_summary(&s).unwrap();
+            s
+        }
+    }
+
+    /// A trial runner that follows a scripted val-loss curve, one evaluation every
+    /// eval_interval steps, continuing after the last row of loss.csv (as a trial resumes
+    /// from its checkpoint). At each decision step it waits until early termination has
+    /// decided it (a trial slower than the pruner's look), then stops when asked to, as a
+    /// real trial does on SIGINT.
+    pub struct Scripted {
+        pub curve: fn(&PlannedRun, u64) -> f64,
+        pub decision_steps: Vec<u64>,
+        pub sweep_dir: std::path::PathBuf,
+        pub children: std::sync::Arc<Children>,
+        pub calls: std::sync::Mutex<Vec<String>>,
+        /// Stops the whole sweep (as Ctrl-C does) once this run has evaluated this step.
+        pub interrupt: Option<(String, u64, std::sync::Arc<crate::exec::scheduler::Control>)>,
+    }
+
+    impl TrialRunner for Scripted {
+        fn run(&self, run: &PlannedRun, dir: &RunDir) -> Summary {
+            use crate::output::loss_csv::{self, LossRow};
+            self.calls.lock().unwrap().push(run.id.clone());
+            let t = &run.config.train;
+            let mut rows = loss_csv::read_complete(&dir.loss_csv());
+            if rows.is_empty() {
+                loss_csv::create(&dir.loss_csv()).unwrap();
+            }
+            let start = rows.last().map_or(0, |r| r.step + t.eval_interval);
+            let mut stopped = false;
+            for step in (start..=t.max_iters).step_by(t.eval_interval as usize) {
+                let val = (self.curve)(run, step);
+                let row = LossRow { step, tokens_seen: step, lr: t.lr, train_loss: val, val_loss: val, elapsed_s: 0.0 };
+                loss_csv::append(&dir.loss_csv(), &row).unwrap();
+                rows.push(row);
+                if let Some((id, at, control)) = &self.interrupt
+                    && *id == run.id
+                    && *at == step
+                {
+                    control.stop();
+                }
+                let waited = std::time::Instant::now();
+                while self.decision_steps.contains(&step)
+                    && !self.children.stop_asked(&run.id)
+                    && !crate::prune::log::by_run_step(&self.sweep_dir).contains_key(&(run.id.clone(), step))
+                    && waited.elapsed().as_secs() < 10
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                if self.children.stop_asked(&run.id) && step < t.max_iters {
+                    stopped = true;
+                    break;
+                }
+            }
+            let last = rows.last().cloned();
+            let best = rows.iter().map(|r| r.val_loss).fold(f64::INFINITY, f64::min);
+            let mut s = Summary::failed(&run.id, run.params.clone(), 0.01, "interrupted".into());
+            s.status = if stopped { Status::Interrupted } else { Status::Done };
+            s.error = stopped.then(|| "interrupted".to_string());
+            s.steps = last.as_ref().map(|r| r.step);
+            s.final_val_loss = last.map(|r| r.val_loss);
+            s.best_val_loss = Some(best);
             dir.write_summary(&s).unwrap();
             s
         }

@@ -1,18 +1,23 @@
 //! Runs a plan: skips finished runs, refuses to mix a run folder with a changed config,
-//! claims each pending run (so several workers can share a sweep), runs up to `jobs`
-//! trials at once in plan order with retries, prints one line per finished run, rewrites
-//! the sweep report after each, and handles Ctrl-C: the first stops new trials and asks
+//! asks the plan's proposer (`search`) for the next run whenever fewer than `jobs` train,
+//! claims each (so several workers can share a sweep), runs it with retries, prints one
+//! line per finished run, rewrites the sweep report after each, stops runs that early
+//! termination prunes (`pruner`), and handles Ctrl-C: the first stops new trials and asks
 //! running ones to checkpoint and stop; the second stops at once.
 
 use crate::exec::claim::{self, Claim, HEARTBEAT_SECS};
 use crate::exec::eta::Eta;
+use crate::exec::pruner::{self, Watched};
 use crate::exec::runner::{Children, TrialRunner};
 use crate::output::disk::{self, Cause};
 use crate::output::run_dir::{RunDir, write_atomic, write_json};
-use crate::output::summary::{Status, Summary};
+use crate::output::summary::{Pruned, Status, Summary};
 use crate::plan::estimate;
 use crate::plan::{Plan, PlannedRun};
+use crate::prune::Decision;
 use crate::report;
+use crate::search::proposals::{self, Adaptive};
+use crate::search::{Fixed, Proposer, Rerun};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
@@ -25,8 +30,8 @@ use sweep_config::RunConfig;
 pub struct Options {
     /// Trials at once.
     pub jobs: usize,
-    /// Also rerun runs whose summary says failed.
-    pub retry_failed: bool,
+    /// Which finished runs to train again (failed, pruned).
+    pub rerun: Rerun,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
     /// Extra attempts for a trial that fails.
@@ -69,6 +74,10 @@ pub struct Control {
     pub stopping: AtomicBool,
     pub children: Arc<Children>,
     claims: Mutex<Vec<Arc<Claim>>>,
+    /// Runs this worker trains, for early termination to look at.
+    pub(crate) watched: Mutex<HashMap<String, Watched>>,
+    /// Runs early termination asked to stop, with the decision that did.
+    pub(crate) pruning: Mutex<HashMap<String, Decision>>,
     /// The first output-filesystem failure, which stopped the sweep.
     storage: Mutex<Option<StorageStop>>,
 }
@@ -100,6 +109,13 @@ impl Control {
         self.stop();
     }
 
+    /// Stops one run because early termination pruned it (it saves its state first).
+    pub(crate) fn prune(&self, decision: Decision) {
+        let id = decision.run.clone();
+        self.pruning.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), decision);
+        self.children.stop_one(&id);
+    }
+
     fn storage_failed(&self) -> bool {
         self.storage.lock().unwrap_or_else(|e| e.into_inner()).is_some()
     }
@@ -108,9 +124,9 @@ impl Control {
 /// Room kept free beyond a run's own need: claims, reports and logs of the other runs.
 const SPACE_RESERVE: u64 = 256 << 10;
 
-/// What a plan still has to do in a sweep folder.
+/// What a list of runs still has to do in a sweep folder.
 pub struct Pending<'a> {
-    /// Runs to train, in plan order.
+    /// Runs to train, in order.
     pub pending: Vec<&'a PlannedRun>,
     /// Runs finished before (done, diverged, or failed without --retry-failed).
     pub skipped: usize,
@@ -118,11 +134,16 @@ pub struct Pending<'a> {
     pub conflicts: Vec<String>,
 }
 
-/// Reads the sweep folder (changing nothing) and sorts the plan's runs into those to
-/// train, those finished, and those whose folder holds results of a different config.
-pub fn pending_runs<'a>(plan: &'a Plan, sweep_dir: &Path, retry_failed: bool) -> Pending<'a> {
+/// The runs known before training: the plan's, or for TPE those proposed so far.
+pub fn known_runs(plan: &Plan, sweep_dir: &Path) -> Vec<PlannedRun> {
+    if plan.adaptive() { proposals::proposed_runs(plan, sweep_dir) } else { plan.runs.clone() }
+}
+
+/// Reads the sweep folder (changing nothing) and sorts `runs` into those to train, those
+/// finished, and those whose folder holds results of a different config.
+pub fn pending_runs<'a>(runs: &'a [PlannedRun], sweep_dir: &Path, rerun: Rerun) -> Pending<'a> {
     let mut todo = Pending { pending: Vec::new(), skipped: 0, conflicts: Vec::new() };
-    for run in &plan.runs {
+    for run in runs {
         let dir = RunDir::new(sweep_dir.join(&run.id));
         let has_results = dir.summary().exists() || dir.loss_csv().exists() || dir.resume_state().exists();
         if has_results {
@@ -139,11 +160,10 @@ pub fn pending_runs<'a>(plan: &'a Plan, sweep_dir: &Path, retry_failed: bool) ->
                 _ => {}
             }
         }
-        match dir.read_summary() {
-            Some(s) if s.status == Status::Interrupted => todo.pending.push(run),
-            Some(s) if s.status == Status::Failed && retry_failed => todo.pending.push(run),
-            Some(_) => todo.skipped += 1,
-            None => todo.pending.push(run),
+        if rerun.wants(dir.read_summary().map(|s| s.status)) {
+            todo.pending.push(run);
+        } else {
+            todo.skipped += 1;
         }
     }
     todo
@@ -204,9 +224,10 @@ pub fn run_sweep(
     opts: Options,
 ) -> anyhow::Result<SweepOutcome> {
     std::fs::create_dir_all(sweep_dir).with_context(|| format!("cannot create output folder {}; check the path and its permissions", sweep_dir.display()))?;
-    let Pending { pending, skipped, conflicts } = pending_runs(plan, sweep_dir, opts.retry_failed);
+    let known = known_runs(plan, sweep_dir);
+    let Pending { pending, skipped, conflicts } = pending_runs(&known, sweep_dir, opts.rerun);
     anyhow::ensure!(conflicts.is_empty(), "{}", conflicts_message(&conflicts));
-    for run in &plan.runs {
+    for run in &known {
         let dir = RunDir::new(sweep_dir.join(&run.id));
         if dir.read_summary().is_some() && !pending.iter().any(|p| p.id == run.id) {
             // A worker killed between finishing a run and releasing it leaves its claim.
@@ -217,59 +238,89 @@ pub fn run_sweep(
             println!("warning: {} is unreadable; training {} again", dir.summary().display(), run.id);
         }
     }
-    let total = pending.len();
+    let eta_order: Vec<String> = if plan.adaptive() { Vec::new() } else { pending.iter().map(|r| r.id.clone()).collect() };
+    let mut proposer: Box<dyn Proposer + '_> =
+        if plan.adaptive() { Box::new(Adaptive::new(plan, sweep_dir, opts.rerun)) } else { Box::new(Fixed::new(pending.into_iter().cloned())) };
+    let total = proposer.remaining();
     if skipped > 0 {
-        println!("{skipped} of {} runs already finished; {total} to train", plan.runs.len());
+        println!("{skipped} of {} runs already finished; {total} to train", skipped + total);
     }
     let bar = ProgressBar::with_draw_target(Some(total as u64), if opts.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {elapsed} elapsed{msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
-    let eta = Eta::new(pending.iter().map(|r| r.id.as_str()), &opts.predicted_s, opts.predicted_in_seconds, opts.jobs);
+    let eta = Eta::new(eta_order.iter().map(String::as_str), &opts.predicted_s, opts.predicted_in_seconds, opts.jobs);
     let show_eta = || {
         if let Some(left) = eta.left() {
             bar.set_message(format!(", {} left", estimate::human(left)));
         }
     };
     show_eta();
-    let outcome = Mutex::new(SweepOutcome { skipped, ..Default::default() });
+    let mut out = SweepOutcome { skipped, ..Default::default() };
     let finished = AtomicBool::new(false);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs.max(1)).build()?;
     std::thread::scope(|threads| {
         threads.spawn(|| heartbeats(control, &finished, &show_eta));
-        pool.scope_fifo(|scope| {
-            for run in pending {
-                let (outcome, bar, eta, opts) = (&outcome, &bar, &eta, &opts);
-                scope.spawn_fifo(move |_| {
-                    let result = run_one(run, sweep_dir, tokenizer_json, runner, control, opts, bar, eta);
-                    match result {
-                        Attempt::Ran(_) => eta.finished(&run.id),
-                        _ => eta.dropped(&run.id),
+        if let Some(es) = &plan.early_stop {
+            threads.spawn(|| pruner::watch(es, sweep_dir, control, &finished));
+        }
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<(PlannedRun, Attempt)>();
+        let mut running = 0;
+        let mut exhausted = false;
+        loop {
+            while running < opts.jobs.max(1) && !exhausted && !control.stopping.load(Ordering::SeqCst) {
+                match proposer.next() {
+                    Ok(Some(run)) => {
+                        running += 1;
+                        let (done_tx, bar, eta, opts) = (done_tx.clone(), &bar, &eta, &opts);
+                        threads.spawn(move || {
+                            let result = run_one(&run, sweep_dir, tokenizer_json, runner, control, opts, bar, eta);
+                            let _ = done_tx.send((run, result));
+                        });
                     }
-                    let mut out = outcome.lock().unwrap_or_else(|e| e.into_inner());
-                    match result {
-                        Attempt::Ran(summary) => {
-                            out.ran.push(*summary.clone());
-                            bar.inc(1);
-                            bar.suspend(|| println!("[{}/{total}] {}", out.ran.len(), one_line(&summary)));
-                            if !control.storage_failed()
-                                && let Err(e) = report::write_sweep_reports(sweep_dir)
-                            {
-                                match disk::classify(&format!("{e:#}")) {
-                                    Some(cause) => control.stop_for_storage(StorageStop { cause, run_id: run.id.clone(), needed: None }),
-                                    None => bar.suspend(|| eprintln!("warning: cannot update the sweep report: {e:#}")),
-                                }
-                            }
+                    Ok(None) => exhausted = true,
+                    Err(e) => {
+                        exhausted = true;
+                        match disk::classify(&format!("{e:#}")) {
+                            Some(cause) => control.stop_for_storage(StorageStop { cause, run_id: String::new(), needed: None }),
+                            None => bar.suspend(|| eprintln!("warning: cannot propose the next run: {e:#}")),
                         }
-                        Attempt::Elsewhere => out.elsewhere += 1,
-                        Attempt::AlreadyDone => out.skipped += 1,
-                        Attempt::NotStarted => out.not_started += 1,
                     }
-                });
+                }
             }
-        });
+            if running == 0 {
+                break;
+            }
+            let Ok((run, result)) = done_rx.recv() else { break };
+            running -= 1;
+            // A run finished elsewhere may let an adaptive method propose again.
+            exhausted = exhausted && !plan.adaptive();
+            match result {
+                Attempt::Ran(_) => eta.finished(&run.id),
+                _ => eta.dropped(&run.id),
+            }
+            match result {
+                Attempt::Ran(summary) => {
+                    out.ran.push(*summary.clone());
+                    bar.inc(1);
+                    bar.suspend(|| println!("[{}/{total}] {}", out.ran.len(), one_line(&summary)));
+                    if !control.storage_failed()
+                        && let Err(e) = report::write_sweep_reports(sweep_dir)
+                    {
+                        match disk::classify(&format!("{e:#}")) {
+                            Some(cause) => control.stop_for_storage(StorageStop { cause, run_id: run.id.clone(), needed: None }),
+                            None => bar.suspend(|| eprintln!("warning: cannot update the sweep report: {e:#}")),
+                        }
+                    }
+                }
+                Attempt::Elsewhere => out.elsewhere += 1,
+                Attempt::AlreadyDone => out.skipped += 1,
+                Attempt::NotStarted => out.not_started += 1,
+            }
+        }
+        if control.stopping.load(Ordering::SeqCst) {
+            out.not_started += proposer.remaining();
+        }
         finished.store(true, Ordering::SeqCst);
     });
     bar.finish_and_clear();
-    let mut out = outcome.into_inner().unwrap_or_else(|e| e.into_inner());
     out.storage = control.storage.lock().unwrap_or_else(|e| e.into_inner()).clone();
     out.interrupted = control.stopping.load(Ordering::SeqCst);
     Ok(out)
@@ -333,11 +384,15 @@ fn run_one(
         }
     };
     // Another worker may have finished it between planning and claiming.
-    if dir.read_summary().is_some_and(|s| s.status != Status::Interrupted && !(opts.retry_failed && s.status == Status::Failed)) {
+    let before = dir.read_summary().map(|s| s.status);
+    if before.is_some() && !opts.rerun.wants(before) {
         release(control, claim);
         return Attempt::AlreadyDone;
     }
     control.claims.lock().unwrap_or_else(|e| e.into_inner()).push(claim.clone());
+    // A pruned run the user chose to continue is trained to the end.
+    let watched = Watched::new(&run.config, before == Some(Status::Pruned));
+    control.watched.lock().unwrap_or_else(|e| e.into_inner()).insert(run.id.clone(), watched);
     eta.started(&run.id);
     let mut attempts = 0;
     let summary = loop {
@@ -350,6 +405,15 @@ fn run_one(
             },
         };
         summary.attempts = attempts;
+        let decision = control.pruning.lock().unwrap_or_else(|e| e.into_inner()).remove(&run.id);
+        if let Some(decision) = decision
+            && summary.status == Status::Interrupted
+            && summary.storage.is_none()
+        {
+            summary.status = Status::Pruned;
+            summary.error = None;
+            summary.pruned = Some(Pruned { at_step: decision.step, max_iters: run.config.train.max_iters, rule: decision.rule });
+        }
         let _ = dir.write_summary(&summary);
         if let Some(cause) = summary.storage {
             dir.remove_temporary_files();
@@ -368,6 +432,7 @@ fn run_one(
             )
         });
     };
+    control.watched.lock().unwrap_or_else(|e| e.into_inner()).remove(&run.id);
     release(control, claim);
     Attempt::Ran(Box::new(summary))
 }
@@ -447,7 +512,7 @@ pub fn one_line(s: &Summary) -> String {
         _ => String::new(),
     };
     let error = s.error.as_deref().map(|e| e.lines().next().unwrap_or_default()).unwrap_or_default();
-    format!("{}  {:<8} {numbers} {error} {:.1}s", s.run_id, s.status.as_str(), s.wall_seconds).split_whitespace().collect::<Vec<_>>().join(" ")
+    format!("{}  {:<8} {numbers} {error} {:.1}s", s.run_id, s.status_text(), s.wall_seconds).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -489,7 +554,7 @@ mod tests {
 
         // --retry-failed reruns the failed one only.
         let retry = FakeRunner::new(&[]);
-        run_sweep(&bigger, dir.path(), "{}", &retry, &Control::default(), Options { retry_failed: true, ..opts() }).unwrap();
+        run_sweep(&bigger, dir.path(), "{}", &retry, &Control::default(), Options { rerun: Rerun { failed: true, pruned: false }, ..opts() }).unwrap();
         assert_eq!(*retry.calls.lock().unwrap(), ["lr1e-2_do0"]);
     }
 
@@ -507,7 +572,7 @@ mod tests {
         // Another device is not another result: the finished run is kept, not refused.
         let mut moved = plan("  lr: [0.001]\n");
         moved.runs[0].config.train.device = "cpu".into();
-        let todo = pending_runs(&moved, dir.path(), false);
+        let todo = pending_runs(&moved.runs, dir.path(), Rerun::default());
         assert_eq!((todo.pending.len(), todo.skipped, todo.conflicts.len()), (0, 1, 0));
     }
 

@@ -39,15 +39,35 @@ pub fn keep_before(path: &Path, step: u64) -> std::io::Result<()> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut out = format!("{HEADER}\n");
     for line in text.lines().skip(1) {
-        let fields: Vec<&str> = line.split(',').collect();
-        let complete =
-            fields.len() == HEADER.split(',').count() && fields.iter().all(|f| f.parse::<f64>().is_ok() || f.eq_ignore_ascii_case("nan") || f.contains("inf"));
-        if complete && fields[0].parse::<u64>().is_ok_and(|s| s < step) {
+        if parse_line(line).is_some_and(|r| r.step < step) {
             out.push_str(line);
             out.push('\n');
         }
     }
     crate::output::run_dir::write_atomic(path, out.as_bytes()).map_err(std::io::Error::other)
+}
+
+/// One complete row, or None for a line cut short (by a crash, or because it is being
+/// written as it is read).
+fn parse_line(line: &str) -> Option<LossRow> {
+    let fields: Vec<&str> = line.split(',').collect();
+    if fields.len() != HEADER.split(',').count() {
+        return None;
+    }
+    let number = |i: usize| fields[i].parse::<f64>().ok();
+    Some(LossRow {
+        step: fields[0].parse().ok()?,
+        tokens_seen: fields[1].parse().ok()?,
+        lr: number(2)?,
+        train_loss: number(3)?,
+        val_loss: number(4)?,
+        elapsed_s: number(5)?,
+    })
+}
+
+/// The complete rows of a loss.csv that may be being written (empty when it is missing).
+pub fn read_complete(path: &Path) -> Vec<LossRow> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().skip(1).filter_map(parse_line).collect()
 }
 
 pub fn read(path: &Path) -> Result<Vec<LossRow>, csv::Error> {

@@ -16,6 +16,9 @@ pub enum Status {
     Diverged,
     /// Stopped by Ctrl-C after saving its training state; the next `sweep run` resumes it.
     Interrupted,
+    /// Stopped by early termination (`early_stop:`) because it was clearly losing; its
+    /// state is saved, and `sweep run --resume-pruned` continues it.
+    Pruned,
 }
 
 fn one() -> u32 {
@@ -29,6 +32,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Diverged => "diverged",
             Status::Interrupted => "interrupted",
+            Status::Pruned => "pruned",
         }
     }
 }
@@ -76,6 +80,20 @@ pub struct Summary {
     /// the sweep must stop too. Such a run is `interrupted`, never `failed`.
     #[serde(skip)]
     pub storage: Option<crate::output::disk::Cause>,
+    /// Why and where early termination stopped it (status `pruned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<Pruned>,
+}
+
+/// Where early termination stopped a run, and what that saved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pruned {
+    /// The step at which it was compared with the others and stopped.
+    pub at_step: u64,
+    /// The steps it would have trained to the end (its max_iters).
+    pub max_iters: u64,
+    /// The comparison, in words (also in the sweep's early_stop.jsonl).
+    pub rule: String,
 }
 
 impl Summary {
@@ -105,6 +123,7 @@ impl Summary {
             attempts: 1,
             findings: Vec::new(),
             storage: None,
+            pruned: None,
         }
     }
 
@@ -132,6 +151,14 @@ impl Summary {
 }
 
 impl Summary {
+    /// The status as shown in lists: `done`, or `pruned@100` with the step that pruned it.
+    pub fn status_text(&self) -> String {
+        match &self.pruned {
+            Some(p) if self.status == Status::Pruned => format!("pruned@{}", p.at_step),
+            _ => self.status.as_str().to_string(),
+        }
+    }
+
     /// Codes of the warning and problem findings, e.g. "overfitting,epochs".
     pub fn finding_codes(&self) -> Vec<&str> {
         self.findings.iter().filter(|f| f.severity > diagnose::Severity::Info).map(|f| f.code.as_str()).collect()

@@ -1,11 +1,14 @@
 //! Spec → Plan: applies fixed settings, expands the grid (cartesian product in spec key
-//! order) into one complete `RunConfig` per run, and validates every run before any
+//! order) or draws `n_runs` points of the space (`method: random`, and the random start of
+//! `tpe`), makes one complete `RunConfig` per run, and validates every run before any
 //! training. A value problem points at the line where that value was written (the grid
-//! item, the settings key, the data or sample key), with the value as written.
+//! item, the space key, the settings key, the data or sample key), with the value.
 
 use crate::error::Problem;
 use crate::plan::run_id::run_id;
-use crate::plan::spec::{Places, Spec};
+use crate::plan::space::{self, Space};
+use crate::plan::spec::{DEFAULT_N_STARTUP, Method, Places, Spec};
+use crate::prune::EarlyStop;
 use indexmap::IndexMap;
 use itertools::Itertools;
 use serde_json::Value;
@@ -25,7 +28,19 @@ pub struct Plan {
     pub name: String,
     /// Swept setting names, in spec order.
     pub swept: Vec<String>,
+    /// Grid: every combination. Random: the `n_runs` draws, in order. TPE: the same
+    /// random draws; the first `n_startup` are its real start, all of them stand for its
+    /// proposals in estimates and checks.
     pub runs: Vec<PlannedRun>,
+    pub method: Method,
+    /// Random and TPE: where runs are drawn from, with which seed, how many.
+    pub space: Space,
+    pub seed: u64,
+    pub n_runs: usize,
+    pub n_startup: usize,
+    pub early_stop: Option<EarlyStop>,
+    /// Every run's config before its swept values: for runs proposed while the sweep runs.
+    pub base: RunConfig,
 }
 
 impl Plan {
@@ -48,11 +63,13 @@ impl Plan {
             }
         }
 
-        let combos: Vec<Vec<(String, Value)>> = if spec.grid.is_empty() {
-            vec![vec![]]
-        } else {
-            spec.grid.iter().map(|(k, vs)| vs.iter().map(|v| (k.clone(), v.clone())).collect::<Vec<_>>()).multi_cartesian_product().collect()
+        let n_runs = spec.n_runs.unwrap_or(0);
+        let combos: Vec<Vec<(String, Value)>> = match spec.method {
+            Method::Random | Method::Tpe => draws(&spec.space, spec.search_seed, n_runs).into_iter().map(|p| p.into_iter().collect()).collect(),
+            Method::Grid if spec.grid.is_empty() => vec![vec![]],
+            Method::Grid => spec.grid.iter().map(|(k, vs)| vs.iter().map(|v| (k.clone(), v.clone())).collect::<Vec<_>>()).multi_cartesian_product().collect(),
         };
+        let n_combos = combos.len();
         // The same problem in several runs is reported once, with the runs it hits.
         let mut invalid: IndexMap<(Option<usize>, String), Vec<String>> = IndexMap::new();
         let mut runs = Vec::new();
@@ -60,10 +77,11 @@ impl Plan {
             let params: IndexMap<String, Value> = combo.into_iter().collect();
             let mut config = base.clone();
             let mut ok = true;
+            let section = if spec.method == Method::Grid { "grid" } else { "space" };
             for (k, v) in &params {
                 if let Err(e) = config.set(k, v.clone()) {
                     ok = false;
-                    invalid.entry((places.line(&format!("grid.{k}")), format!("grid.{e}"))).or_default();
+                    invalid.entry((places.line(&format!("{section}.{k}")), format!("{section}.{e}"))).or_default();
                 }
             }
             let id = run_id(&params);
@@ -75,7 +93,7 @@ impl Plan {
                 runs.push(PlannedRun { id, params, config });
             }
         }
-        let n_runs = spec.grid.values().map(Vec::len).product::<usize>();
+        let n_runs = n_combos;
         for ((line, message), ids) in invalid {
             let which = if ids.is_empty() || ids.len() == n_runs {
                 String::new()
@@ -86,8 +104,36 @@ impl Plan {
             };
             problems.push(Problem { line, message: format!("{message}{which}") });
         }
-        let swept = spec.grid.keys().cloned().collect();
-        (Plan { name: spec.name.clone(), swept, runs }, problems)
+        if let Some(es) = &spec.early_stop {
+            problems.extend(early_stop_problems(es, &runs, places));
+        }
+        let plan = Plan {
+            name: spec.name.clone(),
+            swept: spec.swept_keys(),
+            runs,
+            method: spec.method,
+            space: spec.space.clone(),
+            seed: spec.search_seed,
+            n_runs,
+            n_startup: spec.n_startup.unwrap_or(DEFAULT_N_STARTUP),
+            early_stop: spec.early_stop.clone(),
+            base,
+        };
+        (plan, problems)
+    }
+
+    /// The run with these swept values, or None when they make an invalid config.
+    pub fn run_for(&self, params: IndexMap<String, Value>) -> Option<PlannedRun> {
+        let mut config = self.base.clone();
+        for (k, v) in &params {
+            config.set(k, v.clone()).ok()?;
+        }
+        config.problems().is_empty().then(|| PlannedRun { id: run_id(&params), params, config })
+    }
+
+    /// Whether runs are proposed while the sweep runs (from results), not fixed in advance.
+    pub fn adaptive(&self) -> bool {
+        self.method == Method::Tpe && self.n_runs > self.n_startup
     }
 
     /// Parses and expands spec text without reading the corpus: the plan, or every
@@ -100,14 +146,60 @@ impl Plan {
     }
 }
 
+/// `n` distinct points of `space` drawn in order from `seed` (fewer when the space has
+/// fewer): a drawn point equal to an earlier one is drawn again.
+pub fn draws(space: &Space, seed: u64, n: usize) -> Vec<IndexMap<String, Value>> {
+    let mut rng = space::rng(seed, 0);
+    let want = space::size(space).map_or(n, |size| n.min(usize::try_from(size).unwrap_or(usize::MAX)));
+    let mut out: Vec<IndexMap<String, Value>> = Vec::with_capacity(want);
+    let mut tries = 0;
+    while out.len() < want && tries < 100 * n + 1000 {
+        tries += 1;
+        let point = space::sample(space, &mut rng);
+        if !out.contains(&point) && !out.iter().any(|p| run_id(p) == run_id(&point)) {
+            out.push(point);
+        }
+    }
+    out
+}
+
+/// Early termination compares runs at evaluations: every decision step must be one.
+fn early_stop_problems(es: &EarlyStop, runs: &[PlannedRun], places: &Places) -> Vec<Problem> {
+    let line = places.line("early_stop.min_steps").or(places.line("early_stop"));
+    let mut problems = Vec::new();
+    if runs.is_empty() {
+        return problems;
+    }
+    if let Some(run) = runs.iter().find(|r| r.config.train.eval_interval == 0 || !es.min_steps.is_multiple_of(r.config.train.eval_interval)) {
+        problems.push(Problem {
+            line,
+            message: format!(
+                "early_stop.min_steps {} is not a multiple of eval_interval {} (in {}): runs are compared at evaluations; make min_steps a multiple of eval_interval",
+                es.min_steps, run.config.train.eval_interval, run.id
+            ),
+        });
+    } else if runs.iter().all(|r| es.decision_steps(r.config.train.max_iters, r.config.train.eval_interval).is_empty()) {
+        let max = runs.iter().map(|r| r.config.train.max_iters).max().unwrap_or_default();
+        problems.push(Problem {
+            line,
+            message: format!("early_stop.min_steps {} is not below max_iters {max}: no run would ever be compared; lower min_steps", es.min_steps),
+        });
+    }
+    problems
+}
+
 /// The line and message of a config problem: at the grid value this run uses, the
 /// settings key, the data/sample key, or (for a default) the other setting it names.
 fn locate(p: &ConfigProblem, spec: &Spec, places: &Places, params: &IndexMap<String, Value>) -> (Option<usize>, String) {
     let key = p.key;
     let written = |path: &str| places.get(path).map(|place| (place.line, place.text.clone()));
     let found = if let Some(value) = params.get(key) {
-        let idx = spec.grid.get(key).and_then(|vs| vs.iter().position(|v| v == value));
-        idx.and_then(|i| written(&format!("grid.{key}[{i}]"))).map(|w| (w, format!("grid.{key}")))
+        if spec.method == Method::Grid {
+            let idx = spec.grid.get(key).and_then(|vs| vs.iter().position(|v| v == value));
+            idx.and_then(|i| written(&format!("grid.{key}[{i}]"))).map(|w| (w, format!("grid.{key}")))
+        } else {
+            places.line(&format!("space.{key}")).map(|line| ((line, crate::plan::run_id::format_value(value)), format!("space.{key} drawn")))
+        }
     } else if key.contains('.') {
         written(key).map(|w| (w, key.to_string()))
     } else {

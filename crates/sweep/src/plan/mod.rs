@@ -8,6 +8,7 @@ pub mod check;
 pub mod corpus;
 pub mod estimate;
 pub mod run_id;
+pub mod space;
 pub mod spec;
 mod yaml;
 

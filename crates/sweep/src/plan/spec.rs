@@ -3,9 +3,13 @@
 //! value by the setting it belongs to, reports every problem it finds at its own line
 //! (not just the first), and remembers where each value was written (`Places`) so that
 //! later checks can point there too. `plan` validates combinations and expands the grid.
+//! Besides `grid:`, a spec may search a `space:` (`method: random` or `tpe`) and stop
+//! hopeless runs early (`early_stop:`).
 
 use crate::error::{Problem, SpecError};
+use crate::plan::space::{Dist, Space};
 use crate::plan::yaml::{self, Field};
+use crate::prune::{EarlyStop, PruneMethod};
 use indexmap::IndexMap;
 use marked_yaml::Node;
 use serde::{Deserialize, Serialize};
@@ -34,7 +38,52 @@ pub struct Spec {
     /// Start a failed trial again up to this many times before recording it as failed.
     #[serde(default)]
     pub max_retries: u32,
+    /// How runs are chosen: every combination of `grid`, or `n_runs` drawn from `space`.
+    #[serde(default)]
+    pub method: Method,
+    /// Runs to propose (`random`, `tpe`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_runs: Option<usize>,
+    /// Seed of the proposals (`random`, `tpe`): the same seed proposes the same runs.
+    #[serde(default)]
+    pub search_seed: u64,
+    /// Random runs before TPE starts modelling (`tpe`; default 10, as Optuna's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_startup: Option<usize>,
+    /// Swept settings of `random` and `tpe`: lists or distributions, in this key order.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub space: Space,
+    /// Stop runs that are clearly losing (ASHA or median pruning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stop: Option<EarlyStop>,
 }
+
+/// How a sweep chooses its runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Every combination of the `grid:` lists.
+    #[default]
+    Grid,
+    /// `n_runs` independent draws from `space:`.
+    Random,
+    /// Tree-structured Parzen estimator: random draws first, then proposals modelled on
+    /// the finished and pruned runs (Optuna's default sampler).
+    Tpe,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Grid => "grid",
+            Method::Random => "random",
+            Method::Tpe => "tpe",
+        }
+    }
+}
+
+/// TPE's random runs before modelling when the spec does not say.
+pub const DEFAULT_N_STARTUP: usize = 10;
 
 /// Where a value was written: its 1-based line and its text as written.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +124,7 @@ pub struct Parsed {
     pub problems: Vec<Problem>,
 }
 
-const TOP_KEYS: &[&str] = &["name", "data", "settings", "grid", "sample", "max_retries"];
+const TOP_KEYS: &[&str] = &["name", "data", "settings", "grid", "sample", "max_retries", "method", "n_runs", "search_seed", "n_startup", "space", "early_stop"];
 
 const DATA_FIELDS: &[(&str, Field)] = &[
     ("path", Field::Scalar(ValueKind::Text, false)),
@@ -91,6 +140,16 @@ const SAMPLE_FIELDS: &[(&str, Field)] = &[
     ("temperature", Field::Scalar(ValueKind::Number, false)),
     ("top_k", Field::Scalar(ValueKind::Whole, true)),
 ];
+
+const EARLY_STOP_FIELDS: &[(&str, Field)] = &[
+    ("method", Field::Choice(&["asha", "median"])),
+    ("min_steps", Field::Scalar(ValueKind::Whole, false)),
+    ("reduction_factor", Field::Scalar(ValueKind::Whole, false)),
+    ("min_runs", Field::Scalar(ValueKind::Whole, false)),
+];
+
+/// The distributions a `space:` setting may name.
+const DISTRIBUTIONS: &[&str] = &["uniform", "log_uniform", "int_uniform", "choice"];
 
 impl Spec {
     /// Reads and parses a spec file; only an unreadable file is an error, everything
@@ -113,6 +172,11 @@ impl Spec {
         Parsed { spec, places: r.places, problems: r.problems }
     }
 
+    /// The swept setting names: the grid's, or the space's.
+    pub fn swept_keys(&self) -> Vec<String> {
+        if self.method == Method::Grid { self.grid.keys().cloned().collect() } else { self.space.keys().cloned().collect() }
+    }
+
     /// Where this sweep's runs go: `<out>/<name>`.
     pub fn sweep_dir(&self, out: &Path) -> PathBuf {
         out.join(&self.name)
@@ -126,6 +190,12 @@ impl Spec {
             grid: IndexMap::new(),
             sample: SampleConfig::default(),
             max_retries: 0,
+            method: Method::Grid,
+            n_runs: None,
+            search_seed: 0,
+            n_startup: None,
+            space: IndexMap::new(),
+            early_stop: None,
         }
     }
 }
@@ -171,6 +241,59 @@ impl Reader {
                 },
                 "settings" => spec.settings = self.settings(value, line),
                 "grid" => spec.grid = self.grid(value, line),
+                "method" => {
+                    self.places.insert_at("method".into(), line, value);
+                    match Field::Choice(&["grid", "random", "tpe"]).read(value) {
+                        Ok(Value::String(m)) => spec.method = serde_json::from_value(Value::String(m)).unwrap_or_default(),
+                        Ok(_) => {}
+                        Err((_, rule)) => self.problem(line, format!("method {rule}")),
+                    }
+                }
+                "n_runs" | "n_startup" | "search_seed" => {
+                    self.places.insert_at(key.as_str().into(), line, value);
+                    match yaml::scalar(value, ValueKind::Whole, false) {
+                        Ok(v) => {
+                            let n = v.as_u64().unwrap_or_default();
+                            match key.as_str() {
+                                "n_runs" if n == 0 => self.problem(line, "n_runs 0 proposes nothing; give the number of runs to train".into()),
+                                "n_runs" => spec.n_runs = Some(n as usize),
+                                "n_startup" => spec.n_startup = Some(n as usize),
+                                _ => spec.search_seed = n,
+                            }
+                        }
+                        Err(rule) => self.problem(line, format!("{} {rule}", key.as_str())),
+                    }
+                }
+                "space" => spec.space = self.space(value, line),
+                "early_stop" => {
+                    self.places.insert_at("early_stop".into(), line, value);
+                    let defaults = EarlyStop { method: PruneMethod::Asha, min_steps: 0, reduction_factor: 3, min_runs: 5 };
+                    let read = self.section("early_stop", value, line, EARLY_STOP_FIELDS, &["min_steps"], defaults);
+                    let at = |key: &str| self.places.line(&format!("early_stop.{key}")).or(line);
+                    let mut bad = Vec::new();
+                    if read.min_steps == 0 && self.places.get("early_stop.min_steps").is_some() {
+                        bad.push((
+                            at("min_steps"),
+                            "early_stop.min_steps 0 compares runs before they train; give the first step to compare them at (a multiple of eval_interval)"
+                                .to_string(),
+                        ));
+                    }
+                    if read.reduction_factor < 2 {
+                        bad.push((
+                            at("reduction_factor"),
+                            format!("early_stop.reduction_factor {} must be at least 2 (3 keeps the best third at each rung)", read.reduction_factor),
+                        ));
+                    }
+                    if read.min_runs == 0 {
+                        bad.push((at("min_runs"), "early_stop.min_runs 0 must be at least 1 (runs to compare with before pruning)".to_string()));
+                    }
+                    if bad.is_empty() && read.min_steps > 0 {
+                        spec.early_stop = Some(read);
+                    }
+                    for (l, m) in bad {
+                        self.problem(l, m);
+                    }
+                }
                 other => {
                     let hint = did_you_mean(other, TOP_KEYS).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
                     self.problem(line, format!("{other} is not a known top-level key{hint} (known: {})", TOP_KEYS.join(", ")));
@@ -196,8 +319,57 @@ impl Reader {
                 let line = self.places.line(&format!("settings.{key}"));
                 self.problem(line, format!("{key} is both in settings and in grid; keep it in one place"));
             }
+            if spec.space.contains_key(key) {
+                let line = self.places.line(&format!("settings.{key}"));
+                self.problem(line, format!("{key} is both in settings and in space; keep it in one place"));
+            }
         }
+        self.method_keys(&spec);
         spec
+    }
+
+    /// Whether the keys that go with the method are there, and no others.
+    fn method_keys(&mut self, spec: &Spec) {
+        let method_line = self.places.line("method");
+        let line = |r: &Self, key: &str| r.places.line(key).or(method_line);
+        match spec.method {
+            Method::Grid => {
+                for key in ["n_runs", "n_startup", "search_seed"] {
+                    if self.places.get(key).is_some() {
+                        self.problem(
+                            line(self, key),
+                            format!("{key} applies to method: random or tpe; this spec's method is grid (every combination of grid:)"),
+                        );
+                    }
+                }
+                if !spec.space.is_empty() || self.places.get("space").is_some() {
+                    self.problem(
+                        line(self, "space"),
+                        "space: applies to method: random or tpe; add `method: random` (or tpe), or list the values under grid:".into(),
+                    );
+                }
+            }
+            Method::Random | Method::Tpe => {
+                let method = spec.method.as_str();
+                if spec.n_runs.is_none() && self.places.get("n_runs").is_none() {
+                    self.problem(method_line, format!("method: {method} needs n_runs: the number of runs to propose"));
+                }
+                if self.places.get("grid").is_some() {
+                    self.problem(line(self, "grid"), format!("grid: applies to method: grid; with method: {method} put the settings under space: (a list stays a list: each run picks one of its values)"));
+                } else if spec.space.is_empty() && self.places.get("space").is_none() {
+                    self.problem(
+                        method_line,
+                        format!("method: {method} needs space: the settings to search, e.g. space: {{lr: {{log_uniform: [1e-4, 1e-2]}}}}"),
+                    );
+                }
+                if spec.method == Method::Random && self.places.get("n_startup").is_some() {
+                    self.problem(
+                        line(self, "n_startup"),
+                        "n_startup applies to method: tpe (random runs before the model); method: random draws every run at random".into(),
+                    );
+                }
+            }
+        }
     }
 
     /// A section with a fixed set of fields (`data:`, `sample:`), read into its config type.
@@ -308,6 +480,106 @@ impl Reader {
         out
     }
 
+    /// `space:`: each setting a list (one value is picked) or `{distribution: [low, high]}`.
+    fn space(&mut self, node: &Node, line: Option<usize>) -> Space {
+        let mut out = Space::new();
+        self.places.insert_at("space".into(), line, node);
+        let Some(map) = self.mapping("space", node, line) else { return out };
+        for (key, value) in map.iter() {
+            let (key, key_line) = (key.as_str(), yaml::line_of_key(key));
+            let Some((kind, nullable)) = self.known_setting("space", key, key_line) else { continue };
+            self.places.insert_at(format!("space.{key}"), key_line, value);
+            let (name, args) = match (value.as_sequence(), value.as_mapping()) {
+                (Some(_), _) => ("choice", value),
+                (_, Some(m)) if m.len() == 1 => {
+                    let (k, v) = m.iter().next().expect("one entry");
+                    (k.as_str(), v)
+                }
+                _ => {
+                    self.problem(
+                        key_line,
+                        format!(
+                            "space.{key} must be a list like [a, b] or one distribution like {{uniform: [0.0, 0.3]}} ({}), got {}; put a single value under settings",
+                            DISTRIBUTIONS.join(", "),
+                            yaml::shown(value)
+                        ),
+                    );
+                    continue;
+                }
+            };
+            let dist = match self.distribution(key, name, args, kind, nullable, key_line) {
+                Some(d) => d,
+                None => continue,
+            };
+            out.insert(key.to_string(), dist);
+        }
+        out
+    }
+
+    /// One distribution of `space:`, typed by the setting it draws.
+    fn distribution(&mut self, key: &str, name: &str, args: &Node, kind: ValueKind, nullable: bool, line: Option<usize>) -> Option<Dist> {
+        if !DISTRIBUTIONS.contains(&name) {
+            let hint = did_you_mean(name, DISTRIBUTIONS).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+            self.problem(line, format!("space.{key}: {name} is not a known distribution{hint} (known: {})", DISTRIBUTIONS.join(", ")));
+            return None;
+        }
+        let Some(items) = args.as_sequence().filter(|items| !items.is_empty()) else {
+            self.problem(
+                line,
+                format!(
+                    "space.{key}: {name} needs a list, like {name}: {}, got {}",
+                    if name == "choice" { "[16, 32]" } else { "[low, high]" },
+                    yaml::shown(args)
+                ),
+            );
+            return None;
+        };
+        if name == "choice" {
+            let mut values = Vec::new();
+            for item in items.iter() {
+                match yaml::scalar(item, kind, nullable) {
+                    Ok(v) if values.contains(&v) => self.problem(yaml::line(item).or(line), format!("space.{key} lists {} twice", yaml::shown(item))),
+                    Ok(v) => values.push(v),
+                    Err(rule) => self.problem(yaml::line(item).or(line), format!("space.{key} {rule}")),
+                }
+            }
+            return (!values.is_empty()).then_some(Dist::Choice(values));
+        }
+        let wanted = if name == "int_uniform" { ValueKind::Whole } else { ValueKind::Number };
+        if kind != wanted {
+            let fix = if kind == ValueKind::Whole {
+                "use int_uniform or a list".to_string()
+            } else {
+                format!("use a list of its values (it takes {})", kind.describe())
+            };
+            self.problem(line, format!("space.{key}: {name} cannot draw {key}, which takes {}; {fix}", kind.describe()));
+            return None;
+        }
+        if items.len() != 2 {
+            self.problem(line, format!("space.{key}: {name} needs two numbers [low, high], got {}", yaml::shown(args)));
+            return None;
+        }
+        let bounds: Vec<Value> = items
+            .iter()
+            .filter_map(|item| yaml::scalar(item, wanted, false).map_err(|rule| self.problem(line, format!("space.{key}: {name} bound {rule}"))).ok())
+            .collect();
+        let [lo, hi] = bounds.as_slice() else { return None };
+        let (l, h) = (lo.as_f64().unwrap_or_default(), hi.as_f64().unwrap_or_default());
+        if l >= h {
+            self.problem(line, format!("space.{key}: {name} [{}, {}] needs low < high", yaml::shown(&items[0]), yaml::shown(&items[1])));
+            return None;
+        }
+        if name == "log_uniform" && l <= 0.0 {
+            self.problem(line, format!("space.{key}: log_uniform needs a positive low bound, got {}; use uniform to include 0", yaml::shown(&items[0])));
+            return None;
+        }
+        Some(match name {
+            "uniform" => Dist::Uniform(l, h),
+            "log_uniform" => Dist::LogUniform(l, h),
+            _ => Dist::IntUniform(lo.as_u64().unwrap_or_default(), hi.as_u64().unwrap_or_default()),
+        })
+    }
+
     fn mapping<'n>(&mut self, name: &str, node: &'n Node, line: Option<usize>) -> Option<&'n marked_yaml::types::MarkedMappingNode> {
         if yaml::is_null(node) {
             return None;
@@ -409,7 +681,7 @@ grid:
             messages(&text),
             [
                 "3: data.pth is not a known key of data:; did you mean `path`? (known: path, tokenizer, vocab_size, tokenizer_path, val_fraction)",
-                "7: gird is not a known top-level key; did you mean `grid`? (known: name, data, settings, grid, sample, max_retries)",
+                "7: gird is not a known top-level key; did you mean `grid`? (known: name, data, settings, grid, sample, max_retries, method, n_runs, search_seed, n_startup, space, early_stop)",
             ]
         );
     }
@@ -468,5 +740,37 @@ grid:
             messages("name: ''\ndata:\n  path: \"\"\n"),
             ["1: name is empty; give the sweep a name (its runs go to runs/<name>/)", "3: data.path is empty; give the path of the text file to train on"]
         );
+    }
+
+    #[test]
+    fn search_and_early_stop_problems_point_at_their_lines() {
+        let text = "name: bad\ndata:\n  path: d.txt\nmethod: random\nspace:\n  lr: {log_uniform: [0, 1e-2]}\n  dropout: {uniform: [0.3, 0.1]}\n\
+            \x20 n_layers: {uniform: [1, 3]}\n  batch_size: {normal: [1, 2]}\n  embed_dim: 64\nearly_stop:\n  method: hyperband\n  min_steps: 50\n  reduction_factor: 1\n";
+        assert_eq!(
+            messages(text),
+            [
+                "6: space.lr: log_uniform needs a positive low bound, got 0; use uniform to include 0",
+                "7: space.dropout: uniform [0.3, 0.1] needs low < high",
+                "8: space.n_layers: uniform cannot draw n_layers, which takes a whole number; use int_uniform or a list",
+                "9: space.batch_size: normal is not a known distribution (known: uniform, log_uniform, int_uniform, choice)",
+                "10: space.embed_dim must be a list like [a, b] or one distribution like {uniform: [0.0, 0.3]} (uniform, log_uniform, int_uniform, choice), got 64; put a single value under settings",
+                "12: early_stop.method must be one of asha, median, got hyperband",
+                "14: early_stop.reduction_factor 1 must be at least 2 (3 keeps the best third at each rung)",
+                "4: method: random needs n_runs: the number of runs to propose",
+            ]
+        );
+        let grid = "name: g\ndata:\n  path: d.txt\nn_runs: 5\ngrid:\n  lr: [1e-3]\nspace:\n  dropout: [0.1]\n";
+        assert_eq!(
+            messages(grid),
+            [
+                "4: n_runs applies to method: random or tpe; this spec's method is grid (every combination of grid:)",
+                "7: space: applies to method: random or tpe; add `method: random` (or tpe), or list the values under grid:",
+            ]
+        );
+        let parsed = Spec::parse("name: r\ndata:\n  path: d.txt\nmethod: tpe\nn_runs: 9\nspace:\n  lr: {log_uniform: [1e-4, 1e-2]}\n  n_layers: [1, 2]\n");
+        assert_eq!(parsed.problems, []);
+        assert_eq!(parsed.spec.space["lr"], Dist::LogUniform(1e-4, 1e-2));
+        assert_eq!(parsed.spec.space["n_layers"], Dist::Choice(vec![Value::from(1), Value::from(2)]));
+        assert_eq!(parsed.spec.swept_keys(), ["lr", "n_layers"]);
     }
 }

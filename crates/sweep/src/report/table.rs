@@ -158,7 +158,7 @@ fn cells(rank: usize, s: &Summary) -> Vec<String> {
     vec![
         rank.to_string(),
         s.run_id.clone(),
-        s.status.as_str().to_string(),
+        s.status_text(),
         f(s.best_val_loss, 4),
         f(s.final_val_loss, 4),
         f(s.final_train_loss, 4),
@@ -168,7 +168,12 @@ fn cells(rank: usize, s: &Summary) -> Vec<String> {
         format!("{:.1}", s.wall_seconds),
         f(s.gflops, 1),
         s.finding_codes().join(","),
-        s.error.as_deref().and_then(|e| e.lines().next()).map(|e| e.chars().take(80).collect()).unwrap_or_default(),
+        s.error
+            .as_deref()
+            .or(s.pruned.as_ref().map(|p| p.rule.as_str()))
+            .and_then(|e| e.lines().next())
+            .map(|e| e.chars().take(100).collect())
+            .unwrap_or_default(),
     ]
 }
 
@@ -224,9 +229,16 @@ fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&
             out.push_str(&format!("- {line}\n"));
         }
     }
+    if let Some(saved) = crate::report::savings::savings(runs) {
+        out.push_str(&format!(
+            "\n{}\n{}; the decisions, with the runs each was compared with, are in early_stop.jsonl.\n",
+            heading("early termination"),
+            saved.line(runs.len())
+        ));
+    }
     let not_done = runs.iter().filter(|s| s.status != Status::Done).count();
     if not_done > 0 {
-        out.push_str(&format!("\n{not_done} run(s) did not finish (failed, diverged or interrupted) and are left out of the per-parameter tables.\n"));
+        out.push_str(&format!("\n{not_done} run(s) did not finish (failed, diverged, interrupted or pruned) and are left out of the per-parameter tables.\n"));
     }
     out
 }
@@ -293,7 +305,7 @@ fn render_csv(runs: &[Summary], opts: &RankBy) -> anyhow::Result<String> {
             s.finding_codes().join(" "),
         ];
         rec.extend(params.iter().map(|p| s.params.get(p).map(format_value).unwrap_or_default()));
-        rec.push(s.error.clone().unwrap_or_default());
+        rec.push(s.error.clone().or(s.pruned.as_ref().map(|p| format!("pruned at step {}: {}", p.at_step, p.rule))).unwrap_or_default());
         w.write_record(&rec)?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)

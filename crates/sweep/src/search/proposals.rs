@@ -1,0 +1,262 @@
+//! `method: tpe` while the sweep runs: proposals are made one at a time from the runs
+//! finished so far and appended to `proposals.jsonl` in the sweep folder under an
+//! exclusive lock (`proposals.lock`, released by the kernel if the worker dies), so that:
+//! a resumed sweep first trains what was proposed and not finished, then continues at the
+//! next index; two workers never make the same proposal twice; and a proposal is never
+//! one made before. Proposal i draws with the stream i of the search seed, so one worker
+//! with `--jobs 1` makes the same sequence every time.
+
+use crate::output::run_dir::RunDir;
+use crate::output::summary::{Status, Summary};
+use crate::plan::space;
+use crate::plan::{Plan, PlannedRun};
+use crate::search::{Proposer, Rerun, tpe};
+use anyhow::Context;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One line of proposals.jsonl.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub index: usize,
+    pub id: String,
+    pub params: IndexMap<String, Value>,
+    /// "random" for the first n_startup, "tpe" after.
+    pub by: String,
+}
+
+pub fn path(sweep_dir: &Path) -> PathBuf {
+    sweep_dir.join("proposals.jsonl")
+}
+
+/// Every complete proposal recorded in the sweep folder, in index order.
+pub fn read(sweep_dir: &Path) -> Vec<Proposal> {
+    std::fs::read_to_string(path(sweep_dir)).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+/// The runs already proposed, rebuilt with the plan's current settings (for the checks
+/// against run folders); proposals that no longer make a valid config are left out.
+pub fn proposed_runs(plan: &Plan, sweep_dir: &Path) -> Vec<PlannedRun> {
+    read(sweep_dir).into_iter().filter_map(|p| plan.run_for(p.params)).collect()
+}
+
+/// TPE's proposer: see the module comment.
+pub struct Adaptive<'a> {
+    plan: &'a Plan,
+    sweep_dir: PathBuf,
+    rerun: Rerun,
+    /// Ids this worker handed out already.
+    handed: HashSet<String>,
+}
+
+impl<'a> Adaptive<'a> {
+    pub fn new(plan: &'a Plan, sweep_dir: &Path, rerun: Rerun) -> Self {
+        Adaptive { plan, sweep_dir: sweep_dir.to_path_buf(), rerun, handed: HashSet::new() }
+    }
+
+    fn wants(&self, id: &str) -> bool {
+        let dir = RunDir::new(self.sweep_dir.join(id));
+        self.rerun.wants(dir.read_summary().map(|s| s.status))
+    }
+
+    /// The runs finished so far, best first: done by val loss, then pruned (further first,
+    /// then by val loss), then diverged. Failed and unfinished runs teach nothing.
+    fn history(&self, proposals: &[Proposal]) -> Vec<IndexMap<String, Value>> {
+        // (tier, minus steps trained, val loss): lower is better.
+        type Rank = (u8, i64, f64);
+        let mut scored: Vec<(Rank, IndexMap<String, Value>)> = proposals
+            .iter()
+            .filter_map(|p| {
+                let s: Summary = RunDir::new(self.sweep_dir.join(&p.id)).read_summary()?;
+                let loss = s.best_val_loss.filter(|x| x.is_finite()).unwrap_or(f64::INFINITY);
+                let key = match s.status {
+                    Status::Done => (0, 0, loss),
+                    Status::Pruned => (1, -(s.steps.unwrap_or(0) as i64), loss),
+                    Status::Diverged => (2, 0, f64::INFINITY),
+                    Status::Failed | Status::Interrupted => return None,
+                };
+                Some((key, p.params.clone()))
+            })
+            .collect();
+        scored.sort_by(|a, b| a.0.0.cmp(&b.0.0).then(a.0.1.cmp(&b.0.1)).then(a.0.2.total_cmp(&b.0.2)));
+        scored.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// A new proposal at `index`, different from every one before; None when the space has
+    /// no point left that was not proposed.
+    fn propose(&self, index: usize, before: &[Proposal]) -> Option<(PlannedRun, &'static str)> {
+        let taken: HashSet<&str> = before.iter().map(|p| p.id.as_str()).collect();
+        if index < self.plan.n_startup
+            && let Some(run) = self.plan.runs.iter().find(|r| !taken.contains(r.id.as_str()))
+        {
+            return Some((run.clone(), "random"));
+        }
+        let history = self.history(before);
+        let mut rng = space::rng(self.plan.seed, index as u64 + 1);
+        for attempt in 0..200 {
+            // Modelled while it gives new points; random draws after that.
+            let params = if !history.is_empty() && attempt < 50 {
+                tpe::propose(&self.plan.space, &history, &mut rng)
+            } else {
+                space::sample(&self.plan.space, &mut rng)
+            };
+            let by = if !history.is_empty() && attempt < 50 { "tpe" } else { "random" };
+            if let Some(run) = self.plan.run_for(params)
+                && !taken.contains(run.id.as_str())
+            {
+                return Some((run, by));
+            }
+        }
+        None
+    }
+}
+
+impl Proposer for Adaptive<'_> {
+    fn next(&mut self) -> anyhow::Result<Option<PlannedRun>> {
+        std::fs::create_dir_all(&self.sweep_dir).with_context(|| format!("creating {}", self.sweep_dir.display()))?;
+        let lock_path = self.sweep_dir.join("proposals.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        let _lock =
+            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", lock_path.display()))?;
+        let proposals = read(&self.sweep_dir);
+        // What was proposed before and still needs training comes first.
+        for p in &proposals {
+            if !self.handed.contains(&p.id) && self.wants(&p.id) {
+                self.handed.insert(p.id.clone());
+                if let Some(run) = self.plan.run_for(p.params.clone()) {
+                    return Ok(Some(run));
+                }
+            }
+        }
+        if proposals.len() >= self.plan.n_runs {
+            return Ok(None);
+        }
+        let index = proposals.len();
+        let Some((run, by)) = self.propose(index, &proposals) else { return Ok(None) };
+        let line = serde_json::to_string(&Proposal { index, id: run.id.clone(), params: run.params.clone(), by: by.into() })? + "\n";
+        let log = path(&self.sweep_dir);
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&log).with_context(|| format!("opening {}", log.display()))?;
+        file.write_all(line.as_bytes()).and_then(|_| file.sync_data()).with_context(|| format!("appending to {}", log.display()))?;
+        self.handed.insert(run.id.clone());
+        Ok(Some(run))
+    }
+
+    fn remaining(&self) -> usize {
+        let proposals = read(&self.sweep_dir);
+        let unfinished = proposals.iter().filter(|p| !self.handed.contains(&p.id) && self.wants(&p.id)).count();
+        unfinished + self.plan.n_runs.saturating_sub(proposals.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::runner::TrialRunner;
+    use crate::exec::runner::fake::FakeRunner;
+    use crate::exec::scheduler::{Control, Options, run_sweep};
+    use std::sync::Arc;
+
+    const SPEC: &str = "name: s\ndata:\n  path: d.txt\nsettings:\n  max_iters: 10\nmethod: tpe\nn_runs: 12\nn_startup: 4\nsearch_seed: 3\n\
+        space:\n  lr: {log_uniform: [1e-4, 1e-1]}\n  dropout: {uniform: [0.0, 0.5]}\n";
+
+    fn one_at_a_time() -> Options {
+        Options { jobs: 1, ..Default::default() }
+    }
+
+    fn ids(sweep_dir: &Path) -> Vec<String> {
+        read(sweep_dir).into_iter().map(|p| p.id).collect()
+    }
+
+    /// Stops the sweep, as Ctrl-C does, once it has trained `after` runs.
+    struct StopAfter<'a> {
+        inner: FakeRunner,
+        after: usize,
+        control: &'a Control,
+    }
+
+    impl TrialRunner for StopAfter<'_> {
+        fn run(&self, run: &PlannedRun, dir: &RunDir) -> Summary {
+            let s = self.inner.run(run, dir);
+            if self.inner.calls.lock().unwrap().len() == self.after {
+                self.control.stop();
+            }
+            s
+        }
+    }
+
+    #[test]
+    fn the_same_seed_proposes_the_same_runs_and_models_after_the_start() {
+        let plan = Plan::from_spec_text(SPEC).unwrap();
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        for dir in [&a, &b] {
+            let out = run_sweep(&plan, dir.path(), "{}", &FakeRunner::new(&[]), &Control::default(), one_at_a_time()).unwrap();
+            assert_eq!(out.count(Status::Done), 12);
+        }
+        assert_eq!(ids(a.path()), ids(b.path()));
+        let proposals = read(a.path());
+        assert_eq!(proposals.iter().map(|p| p.index).collect::<Vec<_>>(), (0..12).collect::<Vec<_>>());
+        assert_eq!(proposals.iter().filter(|p| p.by == "random").count(), 4);
+        // The first four are the plan's random draws; every proposal is new and in the space.
+        assert_eq!(ids(a.path())[..4], plan.runs[..4].iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+        let mut unique = ids(a.path());
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 12);
+        for p in &proposals {
+            for (key, dist) in &plan.space {
+                assert!(dist.contains(&p.params[key]), "{} {key}", p.id);
+            }
+        }
+        // After the random start every proposal is modelled (search::tpe's tests measure how well).
+        assert!(proposals[4..].iter().all(|p| p.by == "tpe"), "{proposals:?}");
+        // A rerun proposes nothing more.
+        let again = FakeRunner::new(&[]);
+        let out = run_sweep(&plan, a.path(), "{}", &again, &Control::default(), one_at_a_time()).unwrap();
+        assert_eq!((out.ran.len(), out.skipped, read(a.path()).len()), (0, 12, 12));
+    }
+
+    #[test]
+    fn a_resumed_sweep_continues_the_sequence() {
+        let plan = Plan::from_spec_text(SPEC).unwrap();
+        let whole = tempfile::tempdir().unwrap();
+        run_sweep(&plan, whole.path(), "{}", &FakeRunner::new(&[]), &Control::default(), one_at_a_time()).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let control = Control::default();
+        let first = StopAfter { inner: FakeRunner::new(&[]), after: 6, control: &control };
+        let out = run_sweep(&plan, dir.path(), "{}", &first, &control, one_at_a_time()).unwrap();
+        assert!(out.interrupted);
+        assert_eq!(read(dir.path()).len(), 6);
+        let rest = FakeRunner::new(&[]);
+        run_sweep(&plan, dir.path(), "{}", &rest, &Control::default(), one_at_a_time()).unwrap();
+        assert_eq!(ids(dir.path()), ids(whole.path()));
+        assert_eq!(*rest.calls.lock().unwrap(), ids(whole.path())[6..]);
+    }
+
+    #[test]
+    fn two_workers_never_train_the_same_proposal() {
+        let plan = Plan::from_spec_text(SPEC).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (FakeRunner::new(&[]), FakeRunner::new(&[]));
+        let control = Arc::new(Control::default());
+        std::thread::scope(|s| {
+            s.spawn(|| run_sweep(&plan, dir.path(), "{}", &a, &control, one_at_a_time()).unwrap());
+            s.spawn(|| run_sweep(&plan, dir.path(), "{}", &b, &Control::default(), one_at_a_time()).unwrap());
+        });
+        let mut calls: Vec<String> = a.calls.lock().unwrap().iter().chain(b.calls.lock().unwrap().iter()).cloned().collect();
+        calls.sort();
+        let mut proposed = ids(dir.path());
+        proposed.sort();
+        assert_eq!(calls, proposed);
+        assert_eq!(proposed.len(), 12);
+    }
+}
