@@ -24,3 +24,6 @@ mod reliability;
 
 /// A full output filesystem (a tmpfs the test mounts) stops the sweep cleanly; a rerun finishes it.
 mod disk_full;
+
+/// Early termination on a real corpus: ASHA prunes losing runs, keeps the best, saves steps.
+mod early_stop;
