@@ -41,6 +41,8 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         for run in &mut plan.runs {
             run.config.train.device = device.clone();
         }
+        // Runs TPE proposes while the sweep runs start from the base config.
+        plan.base.train.device = device.clone();
     }
     let (tokenizer, data) = (&corpus.tokenizer, &corpus.data);
 
@@ -50,6 +52,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let threads_per_trial = (cores / jobs).max(1);
     let sweep_dir = spec.sweep_dir(&a.out);
     let rerun = Rerun { failed: a.retry_failed, pruned: a.resume_pruned };
+    if plan.adaptive() {
+        let misfits = sweep::search::proposals::misfits(&plan, &sweep_dir);
+        if !misfits.is_empty() {
+            eprintln!("sweep: error: {}", scheduler::misfits_message(&misfits, &sweep_dir));
+            return Ok(exit_code::USAGE);
+        }
+    }
     let known = scheduler::known_runs(&plan, &sweep_dir);
     let mut todo = scheduler::pending_runs(&known, &sweep_dir, rerun);
     // TPE proposes its runs as it goes: random draws from the space stand for those not
@@ -124,6 +133,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let opts = Options {
         jobs,
         rerun,
+        early_stop: plan.early_stop.is_some(),
         progress,
         max_retries: spec.max_retries,
         vocab_size: data.vocab_size,

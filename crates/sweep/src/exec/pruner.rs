@@ -150,7 +150,7 @@ mod tests {
     /// Each (run, step) is decided once, however often the sweep was stopped and resumed.
     fn assert_decided_once(sweep_dir: &Path) {
         let decisions = crate::prune::log::read(sweep_dir);
-        let mut keys: Vec<(String, u64)> = decisions.iter().map(|d| (d.run.clone(), d.step)).collect();
+        let mut keys: Vec<(String, u64)> = decisions.iter().filter(|d| d.verdict != Verdict::Resume).map(|d| (d.run.clone(), d.step)).collect();
         let n = keys.len();
         keys.sort();
         keys.dedup();
@@ -260,5 +260,44 @@ mod tests {
         // The best run is never pruned: nothing beats it at any step.
         assert!(runs.contains(&("lr0.1".to_string(), "done".to_string())), "{runs:?}");
         assert_decided_once(dir.path());
+    }
+
+    #[test]
+    fn a_kill_between_the_prune_and_its_summary_leaves_the_run_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = Plan::from_spec_text(SPEC).unwrap();
+        let control = Control::default();
+        run_sweep(&plan, dir.path(), "{}", &scripted(dir.path(), &control), &control, one_at_a_time()).unwrap();
+        // As the trial leaves it when the sweep dies before recording the prune.
+        let run = RunDir::new(dir.path().join("lr0.5"));
+        let mut s = run.read_summary().unwrap();
+        (s.status, s.pruned) = (Status::Interrupted, None);
+        run.write_summary(&s).unwrap();
+
+        let control = Control::default();
+        let rerun = scripted(dir.path(), &control);
+        run_sweep(&plan, dir.path(), "{}", &rerun, &control, one_at_a_time()).unwrap();
+        assert!(rerun.calls.lock().unwrap().is_empty(), "retrained: {:?}", rerun.calls.lock().unwrap());
+        assert_eq!(outcome(dir.path()), expected());
+    }
+
+    #[test]
+    fn a_continued_pruned_run_is_not_pruned_again_after_an_interruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = Plan::from_spec_text(SPEC).unwrap();
+        let control = Control::default();
+        run_sweep(&plan, dir.path(), "{}", &scripted(dir.path(), &control), &control, one_at_a_time()).unwrap();
+        // --resume-pruned, stopped while lr0.5 is past its old rung.
+        let control = Arc::new(Control::default());
+        let runner = Scripted { decision_steps: Vec::new(), interrupt: Some(("lr0.5".into(), 50, control.clone())), ..scripted(dir.path(), &control) };
+        let rerun = crate::search::Rerun { failed: false, pruned: true };
+        run_sweep(&plan, dir.path(), "{}", &runner, &control, Options { rerun, ..one_at_a_time() }).unwrap();
+        assert_eq!(RunDir::new(dir.path().join("lr0.5")).read_summary().unwrap().status, Status::Interrupted);
+        // A plain rerun finishes it instead of replaying the old prune.
+        let control = Control::default();
+        let rest = Scripted { decision_steps: Vec::new(), ..scripted(dir.path(), &control) };
+        run_sweep(&plan, dir.path(), "{}", &rest, &control, one_at_a_time()).unwrap();
+        let s = RunDir::new(dir.path().join("lr0.5")).read_summary().unwrap();
+        assert_eq!((s.status, s.steps), (Status::Done, Some(100)));
     }
 }

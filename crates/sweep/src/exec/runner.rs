@@ -20,8 +20,9 @@ pub trait TrialRunner: Sync {
     fn run(&self, run: &PlannedRun, dir: &RunDir) -> Summary;
 }
 
-/// Running trial processes by run id, so that signals can be forwarded to them; and whether
-/// the sweep is stopping, so that a trial registered after the stop is asked to stop too.
+/// Running trial processes by run id, so that signals can be forwarded to them; whether the
+/// sweep is stopping, and which runs early termination asked to stop, so that a trial
+/// registered after the request is asked to stop too.
 #[derive(Debug, Default)]
 pub struct Children(Mutex<ChildTable>);
 
@@ -68,6 +69,11 @@ impl Children {
         guard.all || guard.asked.contains(id)
     }
 
+    /// Forgets a stop request for run `id` once its attempt is over (a retry starts afresh).
+    pub fn forget(&self, id: &str) {
+        self.lock().asked.remove(id);
+    }
+
     fn set(&self, id: &str, pid: Option<u32>) {
         let mut guard = self.lock();
         match pid {
@@ -80,7 +86,6 @@ impl Children {
             }
             None => {
                 guard.pids.remove(id);
-                guard.asked.remove(id);
             }
         }
     }
@@ -148,6 +153,7 @@ impl TrialRunner for ProcessRunner {
         };
         self.children.set(&run.id, Some(child.id()));
         let status = child.wait();
+        let asked = self.children.stop_asked(&run.id);
         self.children.set(&run.id, None);
         let status = match status {
             Ok(s) => s,
@@ -161,6 +167,15 @@ impl TrialRunner for ProcessRunner {
                 .filter(|s| s.status == Status::Interrupted)
                 .unwrap_or_else(|| Summary::storage_interrupted(&run.id, run.params.clone(), start.elapsed().as_secs_f64(), cause, ""));
             s.storage = Some(cause);
+            return s;
+        }
+        // Asked to stop before it could install its handler (libtorch still loading): it
+        // trained nothing since its last checkpoint, which stands.
+        if asked && std::os::unix::process::ExitStatusExt::signal(&status) == Some(nix::sys::signal::Signal::SIGINT as i32) {
+            let mut s =
+                Summary::failed(&run.id, run.params.clone(), start.elapsed().as_secs_f64(), "stopped before training resumed; its saved state stands".into());
+            s.status = Status::Interrupted;
+            let _ = dir.write_summary(&s);
             return s;
         }
         match dir.read_summary() {

@@ -10,11 +10,13 @@ use crate::exec::eta::Eta;
 use crate::exec::pruner::{self, Watched};
 use crate::exec::runner::{Children, TrialRunner};
 use crate::output::disk::{self, Cause};
+use crate::output::loss_csv;
 use crate::output::run_dir::{RunDir, write_atomic, write_json};
 use crate::output::summary::{Pruned, Status, Summary};
 use crate::plan::estimate;
 use crate::plan::{Plan, PlannedRun};
-use crate::prune::Decision;
+use crate::prune::log as prune_log;
+use crate::prune::{Decision, Verdict};
 use crate::report;
 use crate::search::proposals::{self, Adaptive};
 use crate::search::{Fixed, Proposer, Rerun};
@@ -32,6 +34,8 @@ pub struct Options {
     pub jobs: usize,
     /// Which finished runs to train again (failed, pruned).
     pub rerun: Rerun,
+    /// The plan stops runs early (set by `run_sweep` from the plan).
+    pub early_stop: bool,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
     /// Extra attempts for a trial that fails.
@@ -53,7 +57,7 @@ pub struct SweepOutcome {
     pub skipped: usize,
     /// Runs another live worker was training.
     pub elsewhere: usize,
-    /// Runs not started because of Ctrl-C.
+    /// Runs not started because the sweep stopped (Ctrl-C, or a failing output filesystem).
     pub not_started: usize,
     /// Ctrl-C (or SIGTERM) stopped the sweep.
     pub interrupted: bool,
@@ -68,7 +72,7 @@ impl SweepOutcome {
     }
 }
 
-/// Shared between the trial threads, the signal thread and the heartbeat thread.
+/// Shared between the trial threads, the signal thread, the heartbeat thread and the pruner.
 #[derive(Default)]
 pub struct Control {
     pub stopping: AtomicBool,
@@ -179,6 +183,17 @@ pub fn conflicts_message(conflicts: &[String]) -> String {
     )
 }
 
+/// The refusal when TPE proposals recorded in the sweep folder no longer fit the spec.
+pub fn misfits_message(misfits: &[String], sweep_dir: &Path) -> String {
+    format!(
+        "{} proposal(s) in {} no longer fit the spec's space; give the sweep a new name, or move {} away:\n  {}",
+        misfits.len(),
+        proposals::path(sweep_dir).display(),
+        sweep_dir.display(),
+        misfits.join("\n  ")
+    )
+}
+
 /// Whether a run folder trained with `old` holds the results `new` asks for: every setting
 /// but the device must agree (a run may move between the CPU and a GPU, or to `--device`).
 fn same_results(old: &RunConfig, new: &RunConfig) -> bool {
@@ -224,6 +239,10 @@ pub fn run_sweep(
     opts: Options,
 ) -> anyhow::Result<SweepOutcome> {
     std::fs::create_dir_all(sweep_dir).with_context(|| format!("cannot create output folder {}; check the path and its permissions", sweep_dir.display()))?;
+    if plan.adaptive() {
+        let misfits = proposals::misfits(plan, sweep_dir);
+        anyhow::ensure!(misfits.is_empty(), "{}", misfits_message(&misfits, sweep_dir));
+    }
     let known = known_runs(plan, sweep_dir);
     let Pending { pending, skipped, conflicts } = pending_runs(&known, sweep_dir, opts.rerun);
     anyhow::ensure!(conflicts.is_empty(), "{}", conflicts_message(&conflicts));
@@ -238,6 +257,7 @@ pub fn run_sweep(
             println!("warning: {} is unreadable; training {} again", dir.summary().display(), run.id);
         }
     }
+    let opts = Options { early_stop: plan.early_stop.is_some(), ..opts };
     let eta_order: Vec<String> = if plan.adaptive() { Vec::new() } else { pending.iter().map(|r| r.id.clone()).collect() };
     let mut proposer: Box<dyn Proposer + '_> =
         if plan.adaptive() { Box::new(Adaptive::new(plan, sweep_dir, opts.rerun)) } else { Box::new(Fixed::new(pending.into_iter().cloned())) };
@@ -256,7 +276,10 @@ pub fn run_sweep(
     show_eta();
     let mut out = SweepOutcome { skipped, ..Default::default() };
     let finished = AtomicBool::new(false);
+    let mut proposer_error = None;
     std::thread::scope(|threads| {
+        // The heartbeat and pruner threads end when this scope's work does, even by a panic.
+        let _finish = SetOnDrop(&finished);
         threads.spawn(|| heartbeats(control, &finished, &show_eta));
         if let Some(es) = &plan.early_stop {
             threads.spawn(|| pruner::watch(es, sweep_dir, control, &finished));
@@ -271,7 +294,15 @@ pub fn run_sweep(
                         running += 1;
                         let (done_tx, bar, eta, opts) = (done_tx.clone(), &bar, &eta, &opts);
                         threads.spawn(move || {
-                            let result = run_one(&run, sweep_dir, tokenizer_json, runner, control, opts, bar, eta);
+                            // A bug in one run's thread fails that run; it never hangs the sweep.
+                            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                run_one(&run, sweep_dir, tokenizer_json, runner, control, opts, bar, eta)
+                            }))
+                            .unwrap_or_else(|panic| {
+                                let what =
+                                    panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+                                Attempt::Ran(Box::new(Summary::failed(&run.id, run.params.clone(), 0.0, format!("internal error in the sweep: {what}"))))
+                            });
                             let _ = done_tx.send((run, result));
                         });
                     }
@@ -280,7 +311,7 @@ pub fn run_sweep(
                         exhausted = true;
                         match disk::classify(&format!("{e:#}")) {
                             Some(cause) => control.stop_for_storage(StorageStop { cause, run_id: String::new(), needed: None }),
-                            None => bar.suspend(|| eprintln!("warning: cannot propose the next run: {e:#}")),
+                            None => proposer_error = Some(e),
                         }
                     }
                 }
@@ -318,12 +349,24 @@ pub fn run_sweep(
         if control.stopping.load(Ordering::SeqCst) {
             out.not_started += proposer.remaining();
         }
-        finished.store(true, Ordering::SeqCst);
     });
+    if let Some(e) = proposer_error {
+        bar.finish_and_clear();
+        return Err(e.context("cannot propose the next run"));
+    }
     bar.finish_and_clear();
     out.storage = control.storage.lock().unwrap_or_else(|e| e.into_inner()).clone();
     out.interrupted = control.stopping.load(Ordering::SeqCst);
     Ok(out)
+}
+
+/// Sets the flag when dropped.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
 
 enum Attempt {
@@ -384,19 +427,53 @@ fn run_one(
         }
     };
     // Another worker may have finished it between planning and claiming.
-    let before = dir.read_summary().map(|s| s.status);
-    if before.is_some() && !opts.rerun.wants(before) {
+    let before = dir.read_summary();
+    let status_before = before.as_ref().map(|s| s.status);
+    if status_before.is_some() && !opts.rerun.wants(status_before) {
         release(control, claim);
         return Attempt::AlreadyDone;
     }
     control.claims.lock().unwrap_or_else(|e| e.into_inner()).push(claim.clone());
-    // A pruned run the user chose to continue is trained to the end.
-    let watched = Watched::new(&run.config, before == Some(Status::Pruned));
-    control.watched.lock().unwrap_or_else(|e| e.into_inner()).insert(run.id.clone(), watched);
+    // A pruned run the user chose to continue is trained to the end, even across later
+    // interruptions: the log remembers the choice.
+    let exempt = match status_before {
+        Some(Status::Pruned) => {
+            let step = before.as_ref().and_then(|s| s.pruned.as_ref()).map_or(0, |p| p.at_step);
+            let note = Decision {
+                run: run.id.clone(),
+                step,
+                val_loss: None,
+                verdict: Verdict::Resume,
+                rule: "continued with --resume-pruned: trained to the end, not compared again".into(),
+                cutoff: None,
+                compared_with: Vec::new(),
+            };
+            if let Err(e) = prune_log::append(sweep_dir, &note) {
+                bar.suspend(|| eprintln!("warning: {e:#}"));
+            }
+            true
+        }
+        _ => plan_prunes(opts) && prune_log::resumed(sweep_dir).contains(&run.id),
+    };
+    // Pruned before a crash, after its last row and before its summary said so: it stays pruned.
+    if !exempt
+        && plan_prunes(opts)
+        && let Some(last) = loss_csv::read_complete(&dir.loss_csv()).last()
+        && let Some(decision) = prune_log::pruned_by(sweep_dir, &run.id, last.step)
+    {
+        let mut s = before.filter(|s| s.status == Status::Interrupted).unwrap_or_else(|| Summary::failed(&run.id, run.params.clone(), 0.0, String::new()));
+        mark_pruned(&mut s, decision, run);
+        s.steps = s.steps.or(Some(last.step));
+        let _ = dir.write_summary(&s);
+        release(control, claim);
+        return Attempt::Ran(Box::new(s));
+    }
     eta.started(&run.id);
     let mut attempts = 0;
     let summary = loop {
         attempts += 1;
+        // Registered anew for every attempt, so a retry meets the decisions made before.
+        control.watched.lock().unwrap_or_else(|e| e.into_inner()).insert(run.id.clone(), Watched::new(&run.config, exempt));
         let mut summary = match prepare(run, &dir, tokenizer_json) {
             Ok(()) => runner.run(run, &dir),
             Err(e) => match disk::classify(&format!("{e:#}")) {
@@ -405,15 +482,16 @@ fn run_one(
             },
         };
         summary.attempts = attempts;
+        // No longer looked at before its decision is read: none can come in between.
+        control.watched.lock().unwrap_or_else(|e| e.into_inner()).remove(&run.id);
         let decision = control.pruning.lock().unwrap_or_else(|e| e.into_inner()).remove(&run.id);
         if let Some(decision) = decision
             && summary.status == Status::Interrupted
             && summary.storage.is_none()
         {
-            summary.status = Status::Pruned;
-            summary.error = None;
-            summary.pruned = Some(Pruned { at_step: decision.step, max_iters: run.config.train.max_iters, rule: decision.rule });
+            mark_pruned(&mut summary, decision, run);
         }
+        control.children.forget(&run.id);
         let _ = dir.write_summary(&summary);
         if let Some(cause) = summary.storage {
             dir.remove_temporary_files();
@@ -432,9 +510,20 @@ fn run_one(
             )
         });
     };
-    control.watched.lock().unwrap_or_else(|e| e.into_inner()).remove(&run.id);
     release(control, claim);
     Attempt::Ran(Box::new(summary))
+}
+
+/// Whether this sweep stops runs early.
+fn plan_prunes(opts: &Options) -> bool {
+    opts.early_stop
+}
+
+/// Turns the summary of a run stopped by early termination into a pruned one.
+fn mark_pruned(summary: &mut Summary, decision: Decision, run: &PlannedRun) {
+    summary.status = Status::Pruned;
+    summary.error = None;
+    summary.pruned = Some(Pruned { at_step: decision.step, max_iters: run.config.train.max_iters, rule: decision.rule });
 }
 
 fn release(control: &Control, claim: Arc<Claim>) {

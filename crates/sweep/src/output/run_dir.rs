@@ -90,6 +90,20 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     write_atomic(path, text.as_bytes())
 }
 
+/// Appends one line to a log of lines (`early_stop.jsonl`, `proposals.jsonl`) in one write,
+/// synced. A last line a crash cut short is ended first, so that it does not swallow this one.
+pub fn append_line(path: &Path, line: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).read(true).open(path).with_context(|| format!("opening {}", path.display()))?;
+    let len = file.metadata().map_or(0, |m| m.len());
+    let mut last = [b'\n'];
+    if len > 0 {
+        let _ = file.read_at(&mut last, len - 1);
+    }
+    let text = if last[0] == b'\n' { format!("{line}\n") } else { format!("\n{line}\n") };
+    file.write_all(text.as_bytes()).and_then(|_| file.sync_data()).with_context(|| format!("appending to {}", path.display()))
+}
+
 /// Writes `bytes` to `path` so that readers see either the old file or the whole new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));

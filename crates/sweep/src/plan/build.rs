@@ -151,12 +151,13 @@ impl Plan {
 pub fn draws(space: &Space, seed: u64, n: usize) -> Vec<IndexMap<String, Value>> {
     let mut rng = space::rng(seed, 0);
     let want = space::size(space).map_or(n, |size| n.min(usize::try_from(size).unwrap_or(usize::MAX)));
-    let mut out: Vec<IndexMap<String, Value>> = Vec::with_capacity(want);
-    let mut tries = 0;
-    while out.len() < want && tries < 100 * n + 1000 {
+    let mut out: Vec<IndexMap<String, Value>> = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    let mut tries = 0usize;
+    while out.len() < want && tries < n.saturating_mul(100).saturating_add(1000) {
         tries += 1;
         let point = space::sample(space, &mut rng);
-        if !out.contains(&point) && !out.iter().any(|p| run_id(p) == run_id(&point)) {
+        if ids.insert(run_id(&point)) {
             out.push(point);
         }
     }

@@ -35,9 +35,18 @@ pub fn check(corpus: &Corpus, plan: &Plan, spec: &Spec, places: &Places) -> Vec<
     let mut problems: Vec<Problem> = Vec::new();
     // Every block_size the spec asks for, whether or not its runs have other problems, so
     // that fixing those does not reveal this one only afterwards.
-    let block_sizes: Vec<(u64, Option<usize>)> = match spec.grid.get("block_size") {
-        Some(values) => values.iter().enumerate().filter_map(|(i, v)| Some((v.as_u64()?, places.line(&format!("grid.block_size[{i}]"))))).collect(),
-        None => {
+    let block_sizes: Vec<(u64, Option<usize>)> = match (spec.grid.get("block_size"), spec.space.get("block_size")) {
+        (Some(values), _) => values.iter().enumerate().filter_map(|(i, v)| Some((v.as_u64()?, places.line(&format!("grid.block_size[{i}]"))))).collect(),
+        // Drawn: every value a run may get (a list), or the largest (a range).
+        (None, Some(dist)) => {
+            let line = places.line("space.block_size");
+            match dist {
+                crate::plan::space::Dist::Choice(values) => values.iter().filter_map(|v| Some((v.as_u64()?, line))).collect(),
+                crate::plan::space::Dist::IntUniform(_, hi) => vec![(*hi, line)],
+                _ => Vec::new(),
+            }
+        }
+        (None, None) => {
             let fixed = spec.settings.get("block_size").and_then(|v| v.as_u64());
             let default = plan.runs.first().map_or(sweep_config::ModelConfig::default().block_size, |r| r.config.model.block_size) as u64;
             vec![(fixed.unwrap_or(default), places.line("settings.block_size"))]

@@ -1,8 +1,9 @@
 //! The search space of `method: random` and `method: tpe`: each swept setting is a list of
 //! values (one is picked) or a distribution (`uniform`, `log_uniform`, `int_uniform`,
-//! `choice`). Owns drawing from it with a portable, seeded generator (ChaCha8: the same
-//! seed gives the same draws on every machine and version) and rounding drawn numbers to
-//! three significant digits, so that run ids and configs stay readable.
+//! `choice`). Owns drawing from it with a portable, seeded generator (ChaCha8 through
+//! rand 0.9: the same seed gives the same draws on every machine; a rand upgrade that
+//! changed its sampling would be seen by the reproducibility tests) and rounding drawn
+//! numbers to three significant digits, so that run ids and configs stay readable.
 
 use indexmap::IndexMap;
 use rand::{Rng, SeedableRng};
@@ -27,8 +28,8 @@ pub enum Dist {
 /// Swept settings in spec order.
 pub type Space = IndexMap<String, Dist>;
 
-/// The generator for a search seed and a stream (0 for the random sequence; the proposal
-/// index for a model-based proposal, so that each proposal has its own draws).
+/// The generator for a search seed and a stream (0 for the random sequence; proposal
+/// index + 1 for a model-based proposal, so that each proposal has its own draws).
 pub fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(stream);
@@ -72,7 +73,7 @@ impl Dist {
     pub fn distinct(&self) -> Option<u64> {
         match self {
             Dist::Uniform(..) | Dist::LogUniform(..) => None,
-            Dist::IntUniform(lo, hi) => Some(hi - lo + 1),
+            Dist::IntUniform(lo, hi) => (hi - lo).checked_add(1),
             Dist::Choice(values) => Some(values.len() as u64),
         }
     }
@@ -90,6 +91,32 @@ pub fn sample(space: &Space, rng: &mut impl Rng) -> IndexMap<String, Value> {
 /// How many distinct points the space has, when finite (every setting a list or integers).
 pub fn size(space: &Space) -> Option<u64> {
     space.values().try_fold(1u64, |n, d| d.distinct().map(|k| n.saturating_mul(k)))
+}
+
+/// Every point of a finite space with at most `limit` points, in space order.
+pub fn points(space: &Space, limit: u64) -> Option<Vec<IndexMap<String, Value>>> {
+    if size(space)? > limit {
+        return None;
+    }
+    let mut out = vec![IndexMap::new()];
+    for (key, dist) in space {
+        let values: Vec<Value> = match dist {
+            Dist::Choice(values) => values.clone(),
+            Dist::IntUniform(lo, hi) => (*lo..=*hi).map(Value::from).collect(),
+            Dist::Uniform(..) | Dist::LogUniform(..) => return None,
+        };
+        out = out
+            .into_iter()
+            .flat_map(|p| {
+                values.iter().map(move |v| {
+                    let mut p = p.clone();
+                    p.insert(key.clone(), v.clone());
+                    p
+                })
+            })
+            .collect();
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -118,5 +145,11 @@ mod tests {
         assert_eq!(size(&space), None);
         let finite: Space = [("bs".to_string(), Dist::Choice(vec![json!(16), json!(32)])), ("L".to_string(), Dist::IntUniform(1, 3))].into_iter().collect();
         assert_eq!(size(&finite), Some(6));
+        let all = points(&finite, 10).unwrap();
+        assert_eq!(all.len(), 6);
+        assert!(all.iter().all(|p| finite.iter().all(|(k, d)| d.contains(&p[k]))));
+        assert_eq!(points(&finite, 5), None);
+        assert_eq!(points(&space, 1000), None);
+        assert_eq!(Dist::IntUniform(0, u64::MAX).distinct(), None);
     }
 }

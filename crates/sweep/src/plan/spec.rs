@@ -82,6 +82,9 @@ impl Method {
     }
 }
 
+/// The most runs `n_runs` may ask for.
+pub const MAX_RUNS: u64 = 100_000;
+
 /// TPE's random runs before modelling when the spec does not say.
 pub const DEFAULT_N_STARTUP: usize = 10;
 
@@ -256,6 +259,9 @@ impl Reader {
                             let n = v.as_u64().unwrap_or_default();
                             match key.as_str() {
                                 "n_runs" if n == 0 => self.problem(line, "n_runs 0 proposes nothing; give the number of runs to train".into()),
+                                "n_runs" if n > MAX_RUNS => {
+                                    self.problem(line, format!("n_runs {n} is more than one sweep can hold ({MAX_RUNS}); split it into several sweeps"))
+                                }
                                 "n_runs" => spec.n_runs = Some(n as usize),
                                 "n_startup" => spec.n_startup = Some(n as usize),
                                 _ => spec.search_seed = n,
@@ -282,6 +288,19 @@ impl Reader {
                         bad.push((
                             at("reduction_factor"),
                             format!("early_stop.reduction_factor {} must be at least 2 (3 keeps the best third at each rung)", read.reduction_factor),
+                        ));
+                    }
+                    let given = |key: &str| self.places.get(&format!("early_stop.{key}")).is_some();
+                    if read.method == PruneMethod::Asha && given("min_runs") {
+                        bad.push((
+                            at("min_runs"),
+                            "early_stop.min_runs applies to method: median; asha compares with however many runs reached the rung".to_string(),
+                        ));
+                    }
+                    if read.method == PruneMethod::Median && given("reduction_factor") {
+                        bad.push((
+                            at("reduction_factor"),
+                            "early_stop.reduction_factor applies to method: asha; median pruning stops runs worse than the median".to_string(),
                         ));
                     }
                     if read.min_runs == 0 {

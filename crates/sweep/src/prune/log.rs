@@ -1,10 +1,11 @@
 //! `early_stop.jsonl` in the sweep folder: one early-termination decision per line, appended
-//! by whichever worker made it (O_APPEND, one write per line, synced). A line cut short
-//! by a crash is skipped when read; the decision is then made again from the same data.
+//! by whichever worker made it (O_APPEND, one write per line, synced), and one `resume`
+//! line per run continued with --resume-pruned. A line cut short by a crash is skipped when
+//! read; the decision is then made again from the same data.
 
 use crate::prune::Decision;
-use std::collections::HashMap;
-use std::io::Write;
+use crate::prune::Verdict;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub fn path(sweep_dir: &Path) -> PathBuf {
@@ -13,22 +14,7 @@ pub fn path(sweep_dir: &Path) -> PathBuf {
 
 /// Appends one decision.
 pub fn append(sweep_dir: &Path, decision: &Decision) -> anyhow::Result<()> {
-    let path = path(sweep_dir);
-    let mut line = serde_json::to_string(decision)?;
-    line.push('\n');
-    let mut file =
-        std::fs::OpenOptions::new().create(true).append(true).read(true).open(&path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-    // A line a crash cut short is ended first, so that it does not swallow this one.
-    let len = file.metadata().map_or(0, |m| m.len());
-    let mut last = [b'\n'];
-    if len > 0 {
-        use std::os::unix::fs::FileExt;
-        let _ = file.read_at(&mut last, len - 1);
-    }
-    if last[0] != b'\n' {
-        line.insert(0, '\n');
-    }
-    file.write_all(line.as_bytes()).and_then(|_| file.sync_data()).map_err(|e| anyhow::anyhow!("cannot append to {}: {e}", path.display()))
+    crate::output::run_dir::append_line(&path(sweep_dir), &serde_json::to_string(decision)?)
 }
 
 /// Every complete decision, in the order they were made.
@@ -36,19 +22,31 @@ pub fn read(sweep_dir: &Path) -> Vec<Decision> {
     std::fs::read_to_string(path(sweep_dir)).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
-/// The decision made for each (run, step), the first when there are several.
+/// The decision made for each (run, step), the first when there are several; runs
+/// continued with --resume-pruned are left out (they are not compared again).
 pub fn by_run_step(sweep_dir: &Path) -> HashMap<(String, u64), Decision> {
     let mut out = HashMap::new();
-    for d in read(sweep_dir) {
+    for d in read(sweep_dir).into_iter().filter(|d| d.verdict != Verdict::Resume) {
         out.entry((d.run.clone(), d.step)).or_insert(d);
     }
     out
 }
 
+/// Runs continued with --resume-pruned: trained to the end, never pruned again, even
+/// after an interruption.
+pub fn resumed(sweep_dir: &Path) -> HashSet<String> {
+    read(sweep_dir).into_iter().filter(|d| d.verdict == Verdict::Resume).map(|d| d.run).collect()
+}
+
+/// The step of the first prune decision for `run` at or before `step`, if any.
+pub fn pruned_by(sweep_dir: &Path, run: &str, step: u64) -> Option<Decision> {
+    read(sweep_dir).into_iter().find(|d| d.run == run && d.verdict == Verdict::Prune && d.step <= step)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prune::Verdict;
+    use std::io::Write;
 
     #[test]
     fn appends_and_skips_a_torn_line() {
@@ -56,11 +54,11 @@ mod tests {
         let d = Decision {
             run: "a".into(),
             step: 50,
-            val_loss: 2.0,
+            val_loss: Some(2.0),
             verdict: Verdict::Prune,
             rule: "r".into(),
             cutoff: Some(1.5),
-            compared_with: vec![("b".into(), 1.5)],
+            compared_with: vec![("b".into(), Some(1.5)), ("c".into(), None)],
         };
         append(dir.path(), &d).unwrap();
         std::fs::OpenOptions::new().append(true).open(path(dir.path())).unwrap().write_all(b"{\"run\":\"b\",\"st").unwrap();

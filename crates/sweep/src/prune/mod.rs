@@ -48,6 +48,8 @@ pub enum PruneMethod {
 pub enum Verdict {
     Continue,
     Prune,
+    /// Not a comparison: the user continued this pruned run with --resume-pruned.
+    Resume,
 }
 
 /// One comparison of a run with the others at the same step.
@@ -55,14 +57,16 @@ pub enum Verdict {
 pub struct Decision {
     pub run: String,
     pub step: u64,
-    pub val_loss: f64,
+    /// This run's val loss at `step`; None when it was NaN or infinite (JSON has no such
+    /// numbers), which counts as the worst.
+    pub val_loss: Option<f64>,
     pub verdict: Verdict,
     /// Why, in words: "best 2 of 7 at step 100 go on (cutoff 2.3012); this run 2.4500".
     pub rule: String,
     /// The val loss to beat (ASHA's cutoff, the median), when there was one.
     pub cutoff: Option<f64>,
     /// The other runs' val loss at this step, as the decision saw them.
-    pub compared_with: Vec<(String, f64)>,
+    pub compared_with: Vec<(String, Option<f64>)>,
 }
 
 impl EarlyStop {
@@ -81,7 +85,8 @@ impl EarlyStop {
     pub fn decision_steps(&self, max_iters: u64, eval_interval: u64) -> Vec<u64> {
         match self.method {
             PruneMethod::Asha => self.rungs(max_iters),
-            PruneMethod::Median => (self.min_steps..max_iters).filter(|s| eval_interval > 0 && s % eval_interval == 0).collect(),
+            PruneMethod::Median if eval_interval == 0 => Vec::new(),
+            PruneMethod::Median => (self.min_steps.next_multiple_of(eval_interval)..max_iters).step_by(eval_interval as usize).collect(),
         }
     }
 
@@ -138,7 +143,16 @@ impl EarlyStop {
                 (verdict, Some(median), rule)
             }
         };
-        Decision { run: run.to_string(), step, val_loss: value, verdict, rule, cutoff, compared_with: others.to_vec() }
+        let finite = |x: f64| x.is_finite().then_some(x);
+        Decision {
+            run: run.to_string(),
+            step,
+            val_loss: finite(value),
+            verdict,
+            rule,
+            cutoff: cutoff.and_then(finite),
+            compared_with: others.iter().map(|(r, v)| (r.clone(), finite(*v))).collect(),
+        }
     }
 }
 

@@ -36,11 +36,11 @@ pub fn savings(runs: &[Summary]) -> Option<Savings> {
 }
 
 impl Savings {
-    /// "early termination pruned 41 of 64 runs: 6250 of 16000 steps trained (61% saved), about 4 min 10 s of training saved"
+    /// "early termination pruned 41 of 64 runs: 6250 of 16000 steps trained (61% saved), about 4 min 10 s of run time saved (summed over runs)"
     pub fn line(&self, runs: usize) -> String {
         let saved = self.steps_full - self.steps_trained.min(self.steps_full);
         format!(
-            "early termination pruned {} of {runs} runs: {} of {} steps trained ({:.0}% saved), {} of training saved",
+            "early termination pruned {} of {runs} runs: {} of {} steps trained ({:.0}% saved), {} of run time saved (summed over runs)",
             self.pruned,
             self.steps_trained,
             self.steps_full,

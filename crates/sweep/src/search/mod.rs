@@ -1,6 +1,7 @@
 //! Which run to train next. A `Proposer` hands the scheduler one run at a time given what
 //! has finished, so that the scheduler is one loop for every method: `Fixed` walks a list
-//! known in advance (the grid's combinations, or the seeded draws of `method: random`);
+//! known in advance (the grid's combinations, the seeded draws of `method: random`, or of a
+//! `tpe` sweep whose n_runs is within its random start);
 //! `Adaptive` (`method: tpe`) proposes from the finished and pruned runs with `tpe`,
 //! recording each proposal in the sweep folder (`proposals`) so that a resumed sweep
 //! continues the same sequence and several workers never hand out the same proposal.

@@ -3,8 +3,10 @@
 //! exclusive lock (`proposals.lock`, released by the kernel if the worker dies), so that:
 //! a resumed sweep first trains what was proposed and not finished, then continues at the
 //! next index; two workers never make the same proposal twice; and a proposal is never
-//! one made before. Proposal i draws with the stream i of the search seed, so one worker
-//! with `--jobs 1` makes the same sequence every time.
+//! one made before. Proposal i draws with the stream i + 1 of the search seed (stream 0 is
+//! the random draws), so one worker with `--jobs 1` makes the same sequence every time.
+//! The lock is an flock: shared by workers on one machine, and across machines only on
+//! filesystems whose flock is (NFS v4, Lustre, GPFS; not every NFS v3 setup).
 
 use crate::output::run_dir::RunDir;
 use crate::output::summary::{Status, Summary};
@@ -16,7 +18,6 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// One line of proposals.jsonl.
@@ -39,9 +40,35 @@ pub fn read(sweep_dir: &Path) -> Vec<Proposal> {
 }
 
 /// The runs already proposed, rebuilt with the plan's current settings (for the checks
-/// against run folders); proposals that no longer make a valid config are left out.
+/// against run folders); proposals that no longer make a valid config are left out
+/// (`misfits` names them).
 pub fn proposed_runs(plan: &Plan, sweep_dir: &Path) -> Vec<PlannedRun> {
     read(sweep_dir).into_iter().filter_map(|p| plan.run_for(p.params)).collect()
+}
+
+/// Proposals recorded in the sweep folder that the spec's space no longer allows (other
+/// settings swept, a value out of its range, an invalid config): "proposal 5 (lr1e-3): …".
+pub fn misfits(plan: &Plan, sweep_dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in read(sweep_dir) {
+        let why = if !p.params.keys().eq(plan.space.keys()) {
+            Some(format!("it sets {}, the space now sweeps {}", keys(p.params.keys()), keys(plan.space.keys())))
+        } else if let Some((key, dist)) = plan.space.iter().find(|(k, d)| !d.contains(&p.params[*k])) {
+            Some(format!("{key} {} is outside {key}: {}", p.params[key], serde_json::to_string(dist).unwrap_or_default()))
+        } else if plan.run_for(p.params.clone()).is_none() {
+            Some("its settings no longer make a valid run".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            out.push(format!("proposal {} ({}): {why}", p.index, p.id));
+        }
+    }
+    out
+}
+
+fn keys<'k>(keys: impl Iterator<Item = &'k String>) -> String {
+    keys.map(String::as_str).collect::<Vec<_>>().join(", ")
 }
 
 /// TPE's proposer: see the module comment.
@@ -56,6 +83,11 @@ pub struct Adaptive<'a> {
 impl<'a> Adaptive<'a> {
     pub fn new(plan: &'a Plan, sweep_dir: &Path, rerun: Rerun) -> Self {
         Adaptive { plan, sweep_dir: sweep_dir.to_path_buf(), rerun, handed: HashSet::new() }
+    }
+
+    /// Runs to propose in all: n_runs, or fewer when the space has fewer points.
+    fn budget(&self) -> usize {
+        space::size(&self.plan.space).map_or(self.plan.n_runs, |size| self.plan.n_runs.min(usize::try_from(size).unwrap_or(usize::MAX)))
     }
 
     fn wants(&self, id: &str) -> bool {
@@ -111,7 +143,14 @@ impl<'a> Adaptive<'a> {
                 return Some((run, by));
             }
         }
-        None
+        // A small finite space nearly used up: the points left, in a seeded order.
+        let mut left: Vec<PlannedRun> =
+            space::points(&self.plan.space, 100_000)?.into_iter().filter_map(|p| self.plan.run_for(p)).filter(|r| !taken.contains(r.id.as_str())).collect();
+        if left.is_empty() {
+            return None;
+        }
+        let i = rand::Rng::random_range(&mut rng, 0..left.len());
+        Some((left.swap_remove(i), "random"))
     }
 }
 
@@ -137,15 +176,15 @@ impl Proposer for Adaptive<'_> {
                 }
             }
         }
-        if proposals.len() >= self.plan.n_runs {
+        if proposals.len() >= self.budget() {
             return Ok(None);
         }
         let index = proposals.len();
-        let Some((run, by)) = self.propose(index, &proposals) else { return Ok(None) };
-        let line = serde_json::to_string(&Proposal { index, id: run.id.clone(), params: run.params.clone(), by: by.into() })? + "\n";
-        let log = path(&self.sweep_dir);
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&log).with_context(|| format!("opening {}", log.display()))?;
-        file.write_all(line.as_bytes()).and_then(|_| file.sync_data()).with_context(|| format!("appending to {}", log.display()))?;
+        let Some((run, by)) = self.propose(index, &proposals) else {
+            anyhow::bail!("the space has no point left that was not proposed before ({index} proposed, n_runs {})", self.plan.n_runs)
+        };
+        let line = serde_json::to_string(&Proposal { index, id: run.id.clone(), params: run.params.clone(), by: by.into() })?;
+        crate::output::run_dir::append_line(&path(&self.sweep_dir), &line)?;
         self.handed.insert(run.id.clone());
         Ok(Some(run))
     }
@@ -153,7 +192,7 @@ impl Proposer for Adaptive<'_> {
     fn remaining(&self) -> usize {
         let proposals = read(&self.sweep_dir);
         let unfinished = proposals.iter().filter(|p| !self.handed.contains(&p.id) && self.wants(&p.id)).count();
-        unfinished + self.plan.n_runs.saturating_sub(proposals.len())
+        unfinished + self.budget().saturating_sub(proposals.len())
     }
 }
 
