@@ -13,7 +13,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Train one model per grid point of a sweep spec; finished runs are skipped on rerun
+    /// Train one model per run of a sweep spec (grid, random or TPE); finished runs are skipped on rerun
     Run(RunArgs),
     /// Rank the runs of a sweep and show what each swept parameter did
     Report(ReportArgs),
@@ -33,7 +33,7 @@ pub struct RunArgs {
     /// Folder that receives <sweep name>/<run id>/
     #[arg(long, default_value = "runs")]
     pub out: PathBuf,
-    /// Trials at once [default: one per CPU core, or 1 on a GPU]
+    /// Runs trained at once [default: one per CPU core, or 1 on a GPU]
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
     /// Print the plan (runs, parameters, tokens, epochs, estimated cost) and train nothing

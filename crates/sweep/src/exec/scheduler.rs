@@ -490,6 +490,12 @@ fn run_one(
             && summary.storage.is_none()
         {
             mark_pruned(&mut summary, decision, run);
+            let line = format!(
+                "run pruned by early termination at step {}: {}; `sweep run SPEC --resume-pruned` continues it from its saved state\n",
+                summary.pruned.as_ref().map_or(0, |p| p.at_step),
+                summary.pruned.as_ref().map_or("", |p| p.rule.as_str())
+            );
+            let _ = std::fs::OpenOptions::new().append(true).open(dir.log()).and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
         }
         control.children.forget(&run.id);
         let _ = dir.write_summary(&summary);

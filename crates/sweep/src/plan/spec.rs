@@ -220,7 +220,7 @@ impl Reader {
             self.problem(yaml::line(root), "a spec is a mapping of keys: name:, data:, settings:, grid:, sample:".into());
             return spec;
         };
-        let (mut has_name, mut has_data) = (false, false);
+        let (mut has_name, mut has_data, mut bad_method) = (false, false, false);
         for (key, value) in map.iter() {
             let line = yaml::line_of_key(key);
             match key.as_str() {
@@ -243,13 +243,19 @@ impl Reader {
                     Err(rule) => self.problem(line, format!("max_retries {rule}")),
                 },
                 "settings" => spec.settings = self.settings(value, line),
-                "grid" => spec.grid = self.grid(value, line),
+                "grid" => {
+                    self.places.insert_at("grid".into(), line, value);
+                    spec.grid = self.grid(value, line);
+                }
                 "method" => {
                     self.places.insert_at("method".into(), line, value);
                     match Field::Choice(&["grid", "random", "tpe"]).read(value) {
                         Ok(Value::String(m)) => spec.method = serde_json::from_value(Value::String(m)).unwrap_or_default(),
                         Ok(_) => {}
-                        Err((_, rule)) => self.problem(line, format!("method {rule}")),
+                        Err((_, rule)) => {
+                            bad_method = true;
+                            self.problem(line, format!("method {rule}"));
+                        }
                     }
                 }
                 "n_runs" | "n_startup" | "search_seed" => {
@@ -343,7 +349,10 @@ impl Reader {
                 self.problem(line, format!("{key} is both in settings and in space; keep it in one place"));
             }
         }
-        self.method_keys(&spec);
+        // An unknown method is one problem, not one more for each key that goes with it.
+        if !bad_method {
+            self.method_keys(&spec);
+        }
         spec
     }
 
@@ -375,9 +384,9 @@ impl Reader {
                 }
                 if self.places.get("grid").is_some() {
                     self.problem(line(self, "grid"), format!("grid: applies to method: grid; with method: {method} put the settings under space: (a list stays a list: each run picks one of its values)"));
-                } else if spec.space.is_empty() && self.places.get("space").is_none() {
+                } else if spec.space.is_empty() && !self.problems.iter().any(|p| p.message.starts_with("space.")) {
                     self.problem(
-                        method_line,
+                        line(self, "space"),
                         format!("method: {method} needs space: the settings to search, e.g. space: {{lr: {{log_uniform: [1e-4, 1e-2]}}}}"),
                     );
                 }
@@ -575,7 +584,7 @@ impl Reader {
             return None;
         }
         if items.len() != 2 {
-            self.problem(line, format!("space.{key}: {name} needs two numbers [low, high], got {}", yaml::shown(args)));
+            self.problem(line, format!("space.{key}: {name} needs two numbers [low, high], got {} values", items.len()));
             return None;
         }
         let bounds: Vec<Value> = items
@@ -786,6 +795,16 @@ grid:
                 "7: space: applies to method: random or tpe; add `method: random` (or tpe), or list the values under grid:",
             ]
         );
+        let random = "name: r\ndata:\n  path: d.txt\nmethod: random\nn_runs: 3\n";
+        assert_eq!(
+            messages(&format!("{random}space:\n  lr: [0.1]\ngrid:\n  dropout: [0.1]\n")),
+            ["8: grid: applies to method: grid; with method: random put the settings under space: (a list stays a list: each run picks one of its values)"]
+        );
+        assert_eq!(
+            messages(&format!("{random}space: {{}}\n")),
+            ["6: method: random needs space: the settings to search, e.g. space: {lr: {log_uniform: [1e-4, 1e-2]}}"]
+        );
+        assert_eq!(messages("name: r\ndata:\n  path: d.txt\nmethod: bayes\nn_runs: 3\n"), ["4: method must be one of grid, random, tpe, got bayes"]);
         let parsed = Spec::parse("name: r\ndata:\n  path: d.txt\nmethod: tpe\nn_runs: 9\nspace:\n  lr: {log_uniform: [1e-4, 1e-2]}\n  n_layers: [1, 2]\n");
         assert_eq!(parsed.problems, []);
         assert_eq!(parsed.spec.space["lr"], Dist::LogUniform(1e-4, 1e-2));

@@ -123,8 +123,8 @@ impl EarlyStop {
                 let cutoff = all[keep - 1];
                 let verdict = if worst(value) <= cutoff { Verdict::Continue } else { Verdict::Prune };
                 let rule = format!(
-                    "asha rung {step}: the best {keep} of {} runs at step {step} go on (1 in {}; cutoff {cutoff:.4}); this run {value:.4}",
-                    all.len(),
+                    "asha rung {step}: the best {keep} of {} at step {step} go on (1 in {}; cutoff {cutoff:.4}); this run {value:.4}",
+                    runs(all.len()),
                     self.reduction_factor
                 );
                 (verdict, Some(cutoff), rule)
@@ -154,6 +154,11 @@ impl EarlyStop {
             compared_with: others.iter().map(|(r, v)| (r.clone(), finite(*v))).collect(),
         }
     }
+}
+
+/// "1 run", "7 runs".
+fn runs(n: usize) -> String {
+    if n == 1 { "1 run".into() } else { format!("{n} runs") }
 }
 
 #[cfg(test)]

@@ -134,7 +134,8 @@ pub fn param_effects(runs: &[Summary], opts: &RankBy) -> Vec<ParamEffect> {
 
 /// "dropout: 0.1 is best on average (mean 2.31 vs 2.45 for 0.2)".
 pub fn verdict(effect: &ParamEffect, desc: bool) -> Option<String> {
-    if effect.values.len() < 2 {
+    // One run per value (a drawn number) is no average: the ranking already says it.
+    if effect.values.len() < 2 || effect.values.iter().all(|v| v.runs == 1) {
         return None;
     }
     let mut by_mean: Vec<&ValueStats> = effect.values.iter().collect();
@@ -327,6 +328,9 @@ pub fn sweep_picture(runs: &[Summary]) -> Vec<String> {
             RunFindings { params: s.params.iter().map(|(k, v)| (k.as_str(), v)).collect(), codes }
         })
         .collect();
+    // Pruned and interrupted runs were not diagnosed: "no other run did" must not count them.
+    let view: Vec<RunFindings> =
+        view.into_iter().zip(runs).filter(|(_, s)| !matches!(s.status, Status::Pruned | Status::Interrupted)).map(|(v, _)| v).collect();
     if view.len() < 2 { Vec::new() } else { patterns(&view) }
 }
 
