@@ -496,6 +496,15 @@ fn run_one(
                 summary.pruned.as_ref().map_or("", |p| p.rule.as_str())
             );
             let _ = std::fs::OpenOptions::new().append(true).open(dir.log()).and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+            // The picture says so too: the curve ends early on purpose.
+            let title = format!("{} (pruned at step {} of {})", run.id, summary.pruned.as_ref().map_or(0, |p| p.at_step), run.config.train.max_iters);
+            let tmp = dir.path.join("loss.tmp.png");
+            let rows = loss_csv::read_complete(&dir.loss_csv());
+            if report::plot::loss_curves(&tmp, &title, &rows).is_ok() {
+                let _ = std::fs::rename(&tmp, dir.loss_png());
+            } else {
+                let _ = std::fs::remove_file(&tmp);
+            }
         }
         control.children.forget(&run.id);
         let _ = dir.write_summary(&summary);
