@@ -453,17 +453,17 @@ fn run_one(
             }
             true
         }
-        _ => plan_prunes(opts) && prune_log::resumed(sweep_dir).contains(&run.id),
+        _ => opts.early_stop && prune_log::resumed(sweep_dir).contains(&run.id),
     };
     // Pruned before a crash, after its last row and before its summary said so: it stays pruned.
     if !exempt
-        && plan_prunes(opts)
+        && opts.early_stop
         && let Some(last) = loss_csv::read_complete(&dir.loss_csv()).last()
         && let Some(decision) = prune_log::pruned_by(sweep_dir, &run.id, last.step)
     {
         let mut s = before.filter(|s| s.status == Status::Interrupted).unwrap_or_else(|| Summary::failed(&run.id, run.params.clone(), 0.0, String::new()));
-        mark_pruned(&mut s, decision, run);
         s.steps = s.steps.or(Some(last.step));
+        mark_pruned(&mut s, decision, run, &dir);
         let _ = dir.write_summary(&s);
         release(control, claim);
         return Attempt::Ran(Box::new(s));
@@ -489,22 +489,7 @@ fn run_one(
             && summary.status == Status::Interrupted
             && summary.storage.is_none()
         {
-            mark_pruned(&mut summary, decision, run);
-            let line = format!(
-                "run pruned by early termination at step {}: {}; `sweep run SPEC --resume-pruned` continues it from its saved state\n",
-                summary.pruned.as_ref().map_or(0, |p| p.at_step),
-                summary.pruned.as_ref().map_or("", |p| p.rule.as_str())
-            );
-            let _ = std::fs::OpenOptions::new().append(true).open(dir.log()).and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
-            // The picture says so too: the curve ends early on purpose.
-            let title = format!("{} (pruned at step {} of {})", run.id, summary.pruned.as_ref().map_or(0, |p| p.at_step), run.config.train.max_iters);
-            let tmp = dir.path.join("loss.tmp.png");
-            let rows = loss_csv::read_complete(&dir.loss_csv());
-            if report::plot::loss_curves(&tmp, &title, &rows).is_ok() {
-                let _ = std::fs::rename(&tmp, dir.loss_png());
-            } else {
-                let _ = std::fs::remove_file(&tmp);
-            }
+            mark_pruned(&mut summary, decision, run, &dir);
         }
         control.children.forget(&run.id);
         let _ = dir.write_summary(&summary);
@@ -529,16 +514,23 @@ fn run_one(
     Attempt::Ran(Box::new(summary))
 }
 
-/// Whether this sweep stops runs early.
-fn plan_prunes(opts: &Options) -> bool {
-    opts.early_stop
-}
-
-/// Turns the summary of a run stopped by early termination into a pruned one.
-fn mark_pruned(summary: &mut Summary, decision: Decision, run: &PlannedRun) {
+/// Records a run stopped by early termination as pruned: its summary (written by the
+/// caller), a last line in train.log, and a loss.png whose title says where it stopped.
+fn mark_pruned(summary: &mut Summary, decision: Decision, run: &PlannedRun, dir: &RunDir) {
+    let (at_step, max_iters) = (decision.step, run.config.train.max_iters);
+    let line =
+        format!("run pruned by early termination at step {at_step}: {}; `sweep run SPEC --resume-pruned` continues it from its saved state\n", decision.rule);
     summary.status = Status::Pruned;
     summary.error = None;
-    summary.pruned = Some(Pruned { at_step: decision.step, max_iters: run.config.train.max_iters, rule: decision.rule });
+    summary.pruned = Some(Pruned { at_step, max_iters, rule: decision.rule });
+    let _ = std::fs::OpenOptions::new().append(true).open(dir.log()).and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+    let tmp = dir.path.join("loss.tmp.png");
+    let drawn = report::plot::loss_curves(&tmp, &format!("{} (pruned at step {at_step} of {max_iters})", run.id), &loss_csv::read_complete(&dir.loss_csv()));
+    if drawn.is_ok() {
+        let _ = std::fs::rename(&tmp, dir.loss_png());
+    } else {
+        let _ = std::fs::remove_file(&tmp);
+    }
 }
 
 fn release(control: &Control, claim: Arc<Claim>) {
