@@ -76,5 +76,7 @@ fn dry_run_shows_the_steps_with_and_without_early_termination() {
     assert!(text.contains("random search: 6 runs drawn from the space (search_seed 0)"), "{text}");
     // max_iters 20, one rung at 10 keeping half: 10 + 10/2 = 15 steps a run.
     assert!(text.contains("steps: at most 120 (6 run(s) to the end); about 90 with early termination"), "{text}");
+    // Pruned runs keep their training state: the disk line says how much that can add.
+    assert!(text.contains("when finished (up to ") && text.contains("if early termination prunes them"), "{text}");
     assert!(!w.path().join("runs/r").exists(), "a dry run trains nothing");
 }

@@ -87,7 +87,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         let tokenizer_bytes = tokenizer.to_json()?.len() as u64;
         print_plan(&plan, data, &todo, &predicted, jobs, threads_per_trial, on_gpu);
         print_early_stop(&plan, &todo, &predicted, jobs);
-        print_disk(&todo, data.vocab_size, tokenizer_bytes, jobs, &sweep_dir);
+        print_disk(&todo, data.vocab_size, tokenizer_bytes, jobs, &sweep_dir, plan.early_stop.is_some());
         return Ok(exit_code::OK);
     }
     if !todo.conflicts.is_empty() {
@@ -209,7 +209,7 @@ fn storage_line(stop: &scheduler::StorageStop, sweep_dir: &std::path::Path) -> S
 
 /// The disk space the pending runs will take when finished and at most on the way, and
 /// what the output filesystem has free.
-fn print_disk(todo: &Pending, vocab_size: usize, tokenizer_bytes: u64, jobs: usize, sweep_dir: &std::path::Path) {
+fn print_disk(todo: &Pending, vocab_size: usize, tokenizer_bytes: u64, jobs: usize, sweep_dir: &std::path::Path, early_stop: bool) {
     let bytes: Vec<disk::RunBytes> = todo.pending.iter().map(|r| disk::run_bytes(&r.config, vocab_size, tokenizer_bytes)).collect();
     let finished = bytes.iter().map(|b| b.finished).sum::<u64>() + disk::sweep_files_bytes(todo.pending.len() + todo.skipped);
     let mut extra: Vec<u64> = bytes.iter().map(|b| b.peak - b.finished).collect();
@@ -221,8 +221,15 @@ fn print_disk(todo: &Pending, vocab_size: usize, tokenizer_bytes: u64, jobs: usi
         None => String::new(),
     };
     let which = if todo.skipped > 0 { format!(" for the {} run(s) still to train", todo.pending.len()) } else { String::new() };
+    // A pruned run keeps its training state (about three times its weights) for --resume-pruned.
+    let pruned = if early_stop {
+        let most = bytes.iter().map(|b| b.pruned.max(b.finished)).sum::<u64>() + disk::sweep_files_bytes(todo.pending.len() + todo.skipped);
+        format!(" (up to {} if early termination prunes them, as pruned runs keep their training state)", disk::human_bytes(most))
+    } else {
+        String::new()
+    };
     println!(
-        "disk: {} ({finished} bytes){which} in {} when finished, up to {} while {jobs} run(s) train at once (checkpoints hold weights and AdamW moments){free}",
+        "disk: {} ({finished} bytes){which} in {} when finished{pruned}, up to {} while {jobs} run(s) train at once (checkpoints hold weights and AdamW moments){free}",
         disk::human_bytes(finished),
         sweep_dir.display(),
         disk::human_bytes(peak)

@@ -126,6 +126,9 @@ pub struct RunBytes {
     /// 12 bytes per parameter) twice while a checkpoint replaces the last one, or once
     /// beside the final weights at the end.
     pub peak: u64,
+    /// What a run pruned by early termination occupies: its training state (kept for
+    /// --resume-pruned) instead of the final weights.
+    pub pruned: u64,
 }
 
 /// The bytes a run of `cfg` writes, with a tokenizer.json of `tokenizer_bytes`.
@@ -143,7 +146,8 @@ pub fn run_bytes(cfg: &RunConfig, vocab_size: usize, tokenizer_bytes: u64) -> Ru
     let small = [CONFIG_BYTES, tokenizer_bytes, loss_csv, train_log, SUMMARY_BYTES, LOSS_PNG_BYTES, samples].into_iter().map(blocks).sum::<u64>();
     let finished = blocks(weights) + small;
     let peak = (2 * blocks(state)).max(blocks(state) + blocks(weights)) + small;
-    RunBytes { finished, peak }
+    let pruned = blocks(state) + small;
+    RunBytes { finished, peak, pruned }
 }
 
 /// What the sweep folder itself holds beside the runs: sweep.json, report.md, report.csv.
