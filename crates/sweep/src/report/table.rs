@@ -134,13 +134,17 @@ pub fn param_effects(runs: &[Summary], opts: &RankBy) -> Vec<ParamEffect> {
 
 /// "dropout: 0.1 is best on average (mean 2.31 vs 2.45 for 0.2)".
 pub fn verdict(effect: &ParamEffect, desc: bool) -> Option<String> {
-    // One run per value (a drawn number) is no average: the ranking already says it.
-    if effect.values.len() < 2 || effect.values.iter().all(|v| v.runs == 1) {
+    if effect.values.len() < 2 {
         return None;
     }
     let mut by_mean: Vec<&ValueStats> = effect.values.iter().collect();
     by_mean.sort_by(|a, b| if desc { b.mean.total_cmp(&a.mean) } else { a.mean.total_cmp(&b.mean) });
     let (best, worst) = (by_mean[0], by_mean[by_mean.len() - 1]);
+    // A best value with one finished run (a drawn number, or the one survivor of pruning)
+    // has no average to speak of: the ranking already says it.
+    if best.runs < 2 {
+        return None;
+    }
     Some(format!(
         "{} = {} is best on average ({} {:.4} vs {:.4} for {})",
         effect.param,
@@ -390,6 +394,8 @@ mod tests {
         assert_eq!(lr.values[0].best_run, "lr1e-3_do0.1");
         assert_eq!(lr.values[1].runs, 1, "the failed run is left out");
         assert_eq!(verdict(lr, false).unwrap(), "lr = 1e-3 is best on average (val_loss 1.9000 vs 2.6000 for 1e-2)");
+        // Best by the one run it has: no claim about an average.
+        assert_eq!(verdict(lr, true), None);
     }
 
     #[test]
