@@ -196,9 +196,7 @@ fn train_and_save(
         anyhow::bail!(e);
     }
     let rows = loss_csv::read(&dir.loss_csv()).with_context(|| format!("reading {}", dir.loss_csv().display()))?;
-    let tmp_png = dir.path.join("loss.tmp.png");
-    if let Err(e) = sweep::report::plot::loss_curves(&tmp_png, &dir.id(), &rows).and_then(|_| Ok(std::fs::rename(&tmp_png, dir.loss_png())?)) {
-        let _ = std::fs::remove_file(&tmp_png);
+    if let Err(e) = sweep::report::plot::write_loss_png(dir, &dir.id(), &rows) {
         let text = format!("{e:#}");
         // A full disk stops the run (and the sweep); anything else only costs the picture.
         if disk::classify(&text).is_some() {

@@ -524,13 +524,8 @@ fn mark_pruned(summary: &mut Summary, decision: Decision, run: &PlannedRun, dir:
     summary.error = None;
     summary.pruned = Some(Pruned { at_step, max_iters, rule: decision.rule });
     let _ = std::fs::OpenOptions::new().append(true).open(dir.log()).and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
-    let tmp = dir.path.join("loss.tmp.png");
-    let drawn = report::plot::loss_curves(&tmp, &format!("{} (pruned at step {at_step} of {max_iters})", run.id), &loss_csv::read_complete(&dir.loss_csv()));
-    if drawn.is_ok() {
-        let _ = std::fs::rename(&tmp, dir.loss_png());
-    } else {
-        let _ = std::fs::remove_file(&tmp);
-    }
+    let title = format!("{} (pruned at step {at_step} of {max_iters})", run.id);
+    let _ = report::plot::write_loss_png(dir, &title, &loss_csv::read_complete(&dir.loss_csv()));
 }
 
 fn release(control: &Control, claim: Arc<Claim>) {

@@ -7,6 +7,17 @@ use std::path::Path;
 const SIZE: (u32, u32) = (900, 540);
 
 /// Draws both loss curves with labelled axes and the run id as title.
+/// Draws a run's loss.png through a temporary file renamed into place, so that a reader
+/// never sees half a picture; the temporary file is removed when drawing fails.
+pub fn write_loss_png(dir: &crate::output::run_dir::RunDir, title: &str, rows: &[LossRow]) -> anyhow::Result<()> {
+    let tmp = dir.path.join("loss.tmp.png");
+    let drawn = loss_curves(&tmp, title, rows).and_then(|_| Ok(std::fs::rename(&tmp, dir.loss_png())?));
+    if drawn.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    drawn
+}
+
 pub fn loss_curves(path: &Path, title: &str, rows: &[LossRow]) -> anyhow::Result<()> {
     let finite = |v: f64| v.is_finite();
     let losses: Vec<f64> = rows.iter().flat_map(|r| [r.train_loss, r.val_loss]).filter(|v| finite(*v)).collect();
