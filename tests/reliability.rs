@@ -3,20 +3,36 @@ use std::time::Duration;
 
 #[test]
 fn kill_9_at_random_moments_then_rerun_loses_nothing() {
+    kill_9_then_rerun("kill", &["--no-pack"]);
+}
+
+#[test]
+fn kill_9_of_a_packed_sweep_then_rerun_finishes_every_member_once() {
+    // 4 runs of one shape, 2 workers: two packs of 2.
+    let w = kill_9_then_rerun("killpack", &["--pack", "4"]);
+    for id in ids(&w, "killpack") {
+        let log = w.text(&format!("runs/killpack/{id}/train.log"));
+        assert!(log.contains("packed with 1 other run(s)"), "{id} trained in a pack:\n{log}");
+    }
+}
+
+/// Two SIGKILLs of `sweep run` at pseudo-random moments (from the clock) after training has
+/// progressed, then a run to completion: every run done once, with all its steps.
+fn kill_9_then_rerun(name: &str, extra: &[&str]) -> SweepDir {
     let w = SweepDir::new();
-    slow_spec(&w, "kill", 400, "  lr: [1e-3, 2e-3]\n  dropout: [0.0, 0.1]\n");
-    // Two kills at pseudo-random moments (from the clock) after training has progressed, then
-    // a run to completion.
+    slow_spec(&w, name, 400, "  lr: [1e-3, 2e-3]\n  dropout: [0.0, 0.1]\n");
+    let spec = format!("sweeps/{name}.yaml");
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
     let rows = || -> usize {
-        let dir = w.path().join("runs/kill");
+        let dir = w.path().join("runs").join(name);
         std::fs::read_dir(&dir)
             .map(|d| d.filter_map(|e| e.ok()).map(|e| std::fs::read_to_string(e.path().join("loss.csv")).unwrap_or_default().lines().count()).sum())
             .unwrap_or(0)
     };
+    let args = |first: &[&str]| first.iter().chain(extra).map(|s| s.to_string()).collect::<Vec<String>>();
     for (i, extra_ms) in [nanos % 600, (nanos / 1000) % 600].into_iter().enumerate() {
         let before = rows();
-        let mut child = w.spawn(&["run", "sweeps/kill.yaml", "--jobs", "2"]);
+        let mut child = w.spawn(&args(&["run", &spec, "--jobs", "2"]).iter().map(String::as_str).collect::<Vec<_>>());
         wait_for("training to progress", Duration::from_secs(60), || rows() >= before + 3);
         std::thread::sleep(Duration::from_millis(extra_ms));
         child.kill().unwrap(); // SIGKILL
@@ -24,21 +40,23 @@ fn kill_9_at_random_moments_then_rerun_loses_nothing() {
         // The trials die with the sweep (no orphan keeps writing).
         wait_for(&format!("trials to die after kill {i}"), Duration::from_secs(5), || w.trial_pids().is_empty());
     }
-    let out = w.sweep(&["run", "sweeps/kill.yaml", "--jobs", "2"]);
+    let out = w.sweep(&args(&["run", &spec, "--jobs", "2"]).iter().map(String::as_str).collect::<Vec<_>>());
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    assert_complete(&w, "kill", 4, 400);
-    let resumed = ids(&w, "kill").iter().filter(|id| w.text(&format!("runs/kill/{id}/train.log")).contains("resuming at step")).count();
+    assert_complete(&w, name, 4, 400);
+    let resumed = ids(&w, name).iter().filter(|id| w.text(&format!("runs/{name}/{id}/train.log")).contains("resuming at step")).count();
     assert!(resumed >= 1, "the kills landed mid-training, so some run resumed from a checkpoint");
     // A further rerun trains nothing.
-    let out = w.sweep(&["run", "sweeps/kill.yaml"]);
+    let out = w.sweep(&["run", &spec]);
     assert!(stdout(&out).contains("4 of 4 runs already finished; 0 to train"), "{}", stdout(&out));
+    w
 }
 
 #[test]
 fn ctrl_c_checkpoints_running_trials_and_a_rerun_resumes_them() {
     let w = SweepDir::new();
     slow_spec(&w, "int", 400, "  lr: [1e-3, 2e-3, 3e-3]\n");
-    let child = w.spawn(&["run", "sweeps/int.yaml", "--jobs", "2"]);
+    // One run per trial process, so that two train and one waits.
+    let child = w.spawn(&["run", "sweeps/int.yaml", "--jobs", "2", "--no-pack"]);
     let progressed = |id: &str| w.text(&format!("runs/int/{id}/loss.csv")).lines().count() >= 3;
     wait_for("two runs to make progress", Duration::from_secs(30), || progressed("lr1e-3") && progressed("lr2e-3"));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
@@ -52,7 +70,7 @@ fn ctrl_c_checkpoints_running_trials_and_a_rerun_resumes_them() {
     }
     assert!(!w.run_dir("int", "lr3e-3").join("summary.json").exists(), "the third run never started");
 
-    let out = w.sweep(&["run", "sweeps/int.yaml", "--jobs", "2"]);
+    let out = w.sweep(&["run", "sweeps/int.yaml", "--jobs", "2", "--no-pack"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert_complete(&w, "int", 3, 400);
     for id in ["lr1e-3", "lr2e-3"] {
@@ -83,7 +101,7 @@ fn two_workers_share_a_sweep_without_training_a_run_twice() {
 fn a_diverging_lr_and_an_aborting_trial_fail_only_their_runs() {
     let w = SweepDir::new();
     slow_spec(&w, "faults", 300, "  lr: [1e-3, 50.0]\n  grad_clip: [0.0]\n  seed: [1, 2]\n");
-    let child = w.spawn(&["run", "sweeps/faults.yaml", "--jobs", "1"]);
+    let child = w.spawn(&["run", "sweeps/faults.yaml", "--jobs", "1", "--no-pack"]);
     // Abort the first trial (lr1e-3, seed 1) from outside, as a libtorch abort would.
     let log = w.path().join("runs/faults/lr1e-3_clip0_seed1/train.log");
     let mut pid = None;
@@ -106,6 +124,36 @@ fn a_diverging_lr_and_an_aborting_trial_fail_only_their_runs() {
     assert!(stdout(&out).contains("1 done, 1 failed, 2 diverged"), "{}", stdout(&out));
     let report = stdout(&w.sweep(&["report", "runs/faults"]));
     assert!(report.contains("every run with lr = 50 diverged"), "{report}");
+}
+
+#[test]
+fn in_a_pack_a_diverging_member_fails_alone_and_a_crash_retrains_members_alone() {
+    let w = SweepDir::new();
+    slow_spec(&w, "packfaults", 300, "  lr: [1e-3, 50.0]\n  grad_clip: [0.0]\n  seed: [1, 2]\n");
+    let child = w.spawn(&["run", "sweeps/packfaults.yaml", "--jobs", "1", "--pack", "4"]);
+    // Abort the pack's process from outside (as a libtorch abort would) once it has trained a while.
+    let log = w.path().join("runs/packfaults/lr1e-3_clip0_seed1/train.log");
+    let mut pid = None;
+    wait_for("the pack to train", Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        pid = text.split("(pid ").nth(1).and_then(|r| r.split(')').next()).and_then(|p| p.parse::<i32>().ok());
+        pid.is_some() && text.contains("step 20:")
+    });
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid.unwrap()), nix::sys::signal::Signal::SIGABRT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("its pack's trial process was killed by signal 6"), "{text}");
+    for seed in [1, 2] {
+        // The lr 50 members diverged in the pack, before the crash; the others trained on alone.
+        let s = w.summary("packfaults", &format!("lr50_clip0_seed{seed}"));
+        assert_eq!(s["status"], "diverged", "{s:#}");
+        let id = format!("lr1e-3_clip0_seed{seed}");
+        assert_eq!(w.summary("packfaults", &id)["status"], "done");
+        let log = w.text(&format!("runs/packfaults/{id}/train.log"));
+        assert!(log.contains("packed with 3 other run(s)") && log.contains("resuming at step"), "{id}:\n{log}");
+    }
+    assert!(text.contains("2 done, 0 failed, 2 diverged"), "{text}");
 }
 
 #[test]

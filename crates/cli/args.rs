@@ -48,6 +48,13 @@ pub struct RunArgs {
     /// Override the spec's device for every run: auto, cpu, cuda or cuda:N
     #[arg(long)]
     pub device: Option<String>,
+    /// Train up to N runs of one shape (differing only in lr, dropout, seed, weight decay,
+    /// warmup, clipping) together as one packed model [default: up to 8 for small models]
+    #[arg(long, value_name = "N", value_parser = at_least_one, conflicts_with = "no_pack")]
+    pub pack: Option<usize>,
+    /// Train every run alone in its own process
+    #[arg(long)]
+    pub no_pack: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -94,7 +101,9 @@ pub struct SampleArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct TrialArgs {
-    pub run_dir: PathBuf,
+    /// One run folder, or several of one shape to train packed into one model
+    #[arg(required = true, num_args = 1..)]
+    pub run_dirs: Vec<PathBuf>,
     /// libtorch intra-op threads for this trial
     #[arg(long, default_value_t = 1)]
     pub threads: usize,

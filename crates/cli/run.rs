@@ -8,6 +8,7 @@ use anyhow::Context;
 use corpus::TokenData;
 use std::collections::HashMap;
 use std::sync::Arc;
+use sweep::exec::packing::{self, Packing};
 use sweep::exec::runner::ProcessRunner;
 use sweep::exec::scheduler::{self, Control, Options, Pending};
 use sweep::output::disk;
@@ -50,6 +51,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = a.jobs.unwrap_or(if on_gpu { 1 } else { cores }).clamp(1, plan.runs.len().max(1));
     let threads_per_trial = (cores / jobs).max(1);
+    let packing = match (a.no_pack, a.pack) {
+        (true, _) => Packing::Off,
+        (false, Some(n)) => Packing::Max(n),
+        (false, None) => Packing::Auto { on_gpu },
+    };
     let sweep_dir = spec.sweep_dir(&a.out);
     let rerun = Rerun { failed: a.retry_failed, pruned: a.resume_pruned };
     if plan.adaptive() {
@@ -86,6 +92,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         let predicted = calibrate::predict(&todo.pending, data.vocab_size, jobs, threads_per_trial);
         let tokenizer_bytes = tokenizer.to_json()?.len() as u64;
         print_plan(&plan, data, &todo, &predicted, jobs, threads_per_trial, on_gpu);
+        print_packs(&plan, &spec.swept_keys(), &todo, packing, data.vocab_size, jobs);
         print_early_stop(&plan, &todo, &predicted, jobs);
         print_disk(&todo, data.vocab_size, tokenizer_bytes, jobs, &sweep_dir, plan.early_stop.is_some());
         return Ok(exit_code::OK);
@@ -138,6 +145,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         max_retries: spec.max_retries,
         vocab_size: data.vocab_size,
         predicted_s: Arc::new(predicted),
+        packing,
         predicted_in_seconds: in_seconds,
     };
     let outcome = scheduler::run_sweep(&plan, &sweep_dir, &tokenizer_json, &runner, &control, opts);
@@ -298,6 +306,46 @@ fn print_early_stop(plan: &Plan, todo: &Pending, predicted: &[Option<f64>], jobs
         "steps: at most {full} ({} run(s) to the end); about {expected:.0} with early termination if each decision keeps the share it aims for{time} (asynchronous: the first runs at each step are compared with few others, so expect somewhat more)",
         todo.pending.len()
     );
+}
+
+/// The packs the sweep will train, or why it packs nothing.
+fn print_packs(plan: &Plan, swept: &[String], todo: &Pending, packing: Packing, vocab_size: usize, jobs: usize) {
+    let why_not = if packing == Packing::Off {
+        Some("--no-pack")
+    } else if plan.adaptive() {
+        Some("tpe proposes one run at a time")
+    } else if plan.early_stop.is_some() {
+        Some("early_stop stops runs one at a time")
+    } else {
+        None
+    };
+    if let Some(why) = why_not {
+        println!("packing: none ({why}); every run trains alone in its own process");
+        return;
+    }
+    let packs = packing::packs(&todo.pending, jobs, &|r| packing.max_for(&r.config, vocab_size));
+    let packed: Vec<&Vec<&PlannedRun>> = packs.iter().filter(|p| p.len() > 1).collect();
+    if packed.is_empty() {
+        println!("packing: none (no two pending runs share a shape, or the models are too large to gain; --pack N packs anyway)");
+        return;
+    }
+    let varying: Vec<&str> = sweep_config::PER_MEMBER_SETTINGS.iter().copied().filter(|s| swept.iter().any(|k| k == s)).collect();
+    println!(
+        "packing: {} runs in {} packs of {} (each pack one model, its runs differing in {}; --no-pack trains each alone):",
+        packed.iter().map(|p| p.len()).sum::<usize>(),
+        packed.len(),
+        sizes(&packed),
+        if varying.is_empty() { "no swept setting".to_string() } else { varying.join(", ") }
+    );
+    for pack in &packed {
+        println!("  {}", pack.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(" + "));
+    }
+}
+
+/// "4" or "2 to 4".
+fn sizes(packs: &[&Vec<&PlannedRun>]) -> String {
+    let (lo, hi) = (packs.iter().map(|p| p.len()).min().unwrap_or(0), packs.iter().map(|p| p.len()).max().unwrap_or(0));
+    if lo == hi { lo.to_string() } else { format!("{lo} to {hi}") }
 }
 
 fn print_plan(plan: &Plan, data: &TokenData, todo: &Pending, predicted: &[Option<f64>], jobs: usize, threads: usize, on_gpu: bool) {

@@ -21,13 +21,23 @@ use sweep::{Status, Summary};
 use sweep_config::RunConfig;
 use train::{EvalRow, Observer, Outcome, Stop};
 
-/// Appends each evaluation to loss.csv, echoes progress lines to stdout (train.log),
-/// saves snapshots to resume.safetensors and stops when SIGINT arrives.
+/// Appends each evaluation to loss.csv, echoes progress lines to stdout (train.log; in a
+/// pack each line starts with `[run id] ` and the sweep routes it to that run's log), saves
+/// snapshots to resume.safetensors and stops when SIGINT arrives.
 struct CsvObserver {
     path: std::path::PathBuf,
     resume: std::path::PathBuf,
+    /// "" alone, "[run id] " in a pack.
+    prefix: String,
     stop: Arc<AtomicBool>,
     error: Option<String>,
+}
+
+impl CsvObserver {
+    fn new(dir: &RunDir, stop: Arc<AtomicBool>, packed: bool) -> Self {
+        let prefix = if packed { format!("[{}] ", dir.id()) } else { String::new() };
+        CsvObserver { path: dir.loss_csv(), resume: dir.resume_state(), prefix, stop, error: None }
+    }
 }
 
 impl Observer for CsvObserver {
@@ -39,7 +49,7 @@ impl Observer for CsvObserver {
     }
     fn on_log(&mut self, line: &str) {
         let mut out = std::io::stdout();
-        if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+        if let Err(e) = writeln!(out, "{}{line}", self.prefix).and_then(|_| out.flush()) {
             self.error.get_or_insert_with(|| format!("writing train.log: {e}"));
         }
     }
@@ -56,18 +66,57 @@ impl Observer for CsvObserver {
     }
 }
 
+type Params = indexmap::IndexMap<String, serde_json::Value>;
+type Attempt = std::thread::Result<anyhow::Result<Summary>>;
+
 pub fn trial(a: TrialArgs) -> anyhow::Result<u8> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, stop.clone()).context("installing the signal handlers")?;
     }
     tch::set_num_threads(a.threads as i32);
-    let dir = RunDir::new(&a.run_dir);
     let start = Instant::now();
-    let config: RunConfig = serde_json::from_str(&std::fs::read_to_string(dir.config()).with_context(|| format!("reading {}", dir.config().display()))?)
-        .with_context(|| format!("parsing {}", dir.config().display()))?;
-    let params = read_params(&dir);
-    let result = catch_unwind(AssertUnwindSafe(|| train_and_save(&dir, &config, params.clone(), start, stop)));
+    let dirs: Vec<RunDir> = a.run_dirs.iter().map(RunDir::new).collect();
+    let packed = dirs.len() > 1;
+    let results: Vec<(Params, Attempt)> = if packed {
+        train_pack(&dirs, start, stop)
+    } else {
+        let dir = &dirs[0];
+        let config: RunConfig = read_config(dir)?;
+        let params = read_params(dir);
+        let attempt = catch_unwind(AssertUnwindSafe(|| train_and_save(dir, &config, params.clone(), start, stop)));
+        vec![(params, attempt)]
+    };
+    let mut code = exit_code::OK;
+    for (dir, (params, attempt)) in dirs.iter().zip(results) {
+        let prefix = if packed { format!("[{}] ", dir.id()) } else { String::new() };
+        let member = record(dir, params, start, attempt, &prefix)?;
+        if member != exit_code::OK {
+            code = member;
+        }
+    }
+    if let Some(mib) = peak_memory_mib() {
+        say(&format!("peak memory of this trial process: {mib} MiB"));
+    }
+    Ok(code)
+}
+
+fn read_config(dir: &RunDir) -> anyhow::Result<RunConfig> {
+    serde_json::from_str(&std::fs::read_to_string(dir.config()).with_context(|| format!("reading {}", dir.config().display()))?)
+        .with_context(|| format!("parsing {}", dir.config().display()))
+}
+
+/// The most resident memory this process has used (VmHWM), in MiB; Linux only.
+fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb / 1024)
+}
+
+/// Writes the summary of one run's attempt and returns the trial's exit code for it: any
+/// error or panic becomes a failed summary; a failing output filesystem an interrupted one
+/// and the exit code naming the cause.
+fn record(dir: &RunDir, params: Params, start: Instant, result: Attempt, prefix: &str) -> anyhow::Result<u8> {
     let error = match &result {
         Ok(Ok(_)) => None,
         Ok(Err(e)) => Some(format!("{e:#}")),
@@ -78,19 +127,19 @@ pub fn trial(a: TrialArgs) -> anyhow::Result<u8> {
     // A full, read-only or failing output filesystem is the sweep's problem: the run is
     // interrupted (its last checkpoint stands) and the exit code tells the sweep why.
     if let Some(cause) = error.as_deref().and_then(disk::classify) {
-        return Ok(storage_exit(&dir, params, start, cause, error.as_deref().unwrap_or_default()));
+        return Ok(storage_exit(dir, params, start, cause, error.as_deref().unwrap_or_default(), prefix));
     }
     let summary = match result {
         Ok(Ok(summary)) => summary,
         _ => Summary::failed(&dir.id(), params.clone(), start.elapsed().as_secs_f64(), hint(error.as_deref().unwrap_or("panic"))),
     };
     if let Some(e) = &summary.error {
-        say(&format!("run {}: {e}", summary.status.as_str()));
+        say(&format!("{prefix}run {}: {e}", summary.status.as_str()));
     }
     if let Err(e) = dir.write_summary(&summary) {
         let text = format!("{e:#}");
         return match disk::classify(&text) {
-            Some(cause) => Ok(storage_exit(&dir, params, start, cause, &text)),
+            Some(cause) => Ok(storage_exit(dir, params, start, cause, &text, prefix)),
             None => Err(e),
         };
     }
@@ -100,7 +149,7 @@ pub fn trial(a: TrialArgs) -> anyhow::Result<u8> {
         let _ = std::fs::remove_file(dir.resume_state());
     }
     if summary.status == Status::Done {
-        say(&format!("run {}: finished", dir.id()));
+        say(&format!("{prefix}run {}: finished", dir.id()));
     }
     Ok(exit_code::OK)
 }
@@ -108,12 +157,12 @@ pub fn trial(a: TrialArgs) -> anyhow::Result<u8> {
 /// Stops a trial whose output filesystem failed: removes the temporary files the failed
 /// write left, records the run as interrupted where that can still be written, and
 /// returns the exit code that tells the sweep the cause.
-fn storage_exit(dir: &RunDir, params: indexmap::IndexMap<String, serde_json::Value>, start: Instant, cause: disk::Cause, error: &str) -> u8 {
+fn storage_exit(dir: &RunDir, params: Params, start: Instant, cause: disk::Cause, error: &str, prefix: &str) -> u8 {
     dir.remove_temporary_files();
     let first = error.lines().next().unwrap_or(error);
     let summary = Summary::storage_interrupted(&dir.id(), params, start.elapsed().as_secs_f64(), cause, first);
     let _ = dir.write_summary(&summary);
-    say(&format!("run interrupted: {}: {first}", cause.describe()));
+    say(&format!("{prefix}run interrupted: {}: {first}", cause.describe()));
     cause.trial_exit_code() as u8
 }
 
@@ -134,7 +183,7 @@ fn hint(msg: &str) -> String {
 }
 
 /// The swept values of this run, from sweep.json's grid or space; empty when unknown.
-fn read_params(dir: &RunDir) -> indexmap::IndexMap<String, serde_json::Value> {
+fn read_params(dir: &RunDir) -> Params {
     let sweep_json = dir.path.parent().map(|p| p.join("sweep.json"));
     let spec: Option<sweep::Spec> = sweep_json.and_then(|p| std::fs::read_to_string(p).ok()).and_then(|t| serde_json::from_str(&t).ok());
     let config: Option<RunConfig> = std::fs::read_to_string(dir.config()).ok().and_then(|t| serde_json::from_str(&t).ok());
@@ -144,55 +193,180 @@ fn read_params(dir: &RunDir) -> indexmap::IndexMap<String, serde_json::Value> {
     }
 }
 
-fn train_and_save(
-    dir: &RunDir,
-    config: &RunConfig,
-    params: indexmap::IndexMap<String, serde_json::Value>,
-    start: Instant,
-    stop: Arc<AtomicBool>,
-) -> anyhow::Result<Summary> {
+/// The tokenizer and the corpus a run trains on, on the device it asks for.
+fn inputs(dir: &RunDir, config: &RunConfig) -> anyhow::Result<(tch::Device, Tokenizer, TokenData)> {
     let device = train::pick_device(&config.train.device)?;
     let tokenizer = Tokenizer::load(&dir.tokenizer())?;
     let data_path = Path::new(&config.data.path);
     let text = read_text(data_path)?;
     let data = TokenData::split(&tokenizer, &text, config.data.val_fraction)?;
     data.check_fits(data_path, config.model.block_size, config.data.val_fraction)?;
-    let mut observer = CsvObserver { path: dir.loss_csv(), resume: dir.resume_state(), stop, error: None };
+    Ok((device, tokenizer, data))
+}
 
+/// The step a run folder's saved state resumes at (its loss.csv trimmed to match), or None
+/// to start over: no state, or one that cannot be read (a warning says so).
+fn resume_point(dir: &RunDir, prefix: &str) -> anyhow::Result<Option<u64>> {
+    if !dir.resume_state().exists() {
+        return Ok(None);
+    }
+    match train::checkpoint::resume_step(&dir.resume_state()) {
+        Ok(step) => {
+            loss_csv::keep_before(&dir.loss_csv(), step).with_context(|| format!("trimming {}", dir.loss_csv().display()))?;
+            Ok(Some(step))
+        }
+        Err(e) => {
+            say(&format!("{prefix}warning: {e:#}; restarting this run from scratch"));
+            Ok(None)
+        }
+    }
+}
+
+fn start_line(dir: &RunDir, device: tch::Device, data: &TokenData, step: Option<u64>) -> String {
+    let on = train::device::device_name(device);
+    match step {
+        Some(step) => format!("run {} (pid {}): resuming at step {step} on {on}", dir.id(), std::process::id()),
+        None => format!(
+            "run {} (pid {}): starting at step 0 on {on}: {} train tokens, {} val tokens, vocab {}",
+            dir.id(),
+            std::process::id(),
+            data.train.len(),
+            data.val.len(),
+            data.vocab_size
+        ),
+    }
+}
+
+/// Whether a training error means the saved state at `dir` cannot be used (start over).
+fn unusable_state(e: &train::TrainError, dir: &RunDir) -> bool {
+    matches!(e, train::TrainError::Checkpoint { path, .. } if Path::new(path) == dir.resume_state())
+}
+
+fn train_and_save(dir: &RunDir, config: &RunConfig, params: Params, start: Instant, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
+    let (device, tokenizer, data) = inputs(dir, config)?;
+    let mut observer = CsvObserver::new(dir, stop, false);
     // Resume from the saved state when there is one that loads; otherwise start over.
     let mut out = None;
-    if dir.resume_state().exists() {
-        match train::checkpoint::resume_step(&dir.resume_state()) {
-            Ok(step) => {
-                loss_csv::keep_before(&dir.loss_csv(), step).with_context(|| format!("trimming {}", dir.loss_csv().display()))?;
-                println!("run {} (pid {}): resuming at step {step} on {}", dir.id(), std::process::id(), train::device::device_name(device));
-                match train::train(config, &data, device, &mut observer, Some(&dir.resume_state())) {
-                    Err(train::TrainError::Checkpoint { path, message }) if Path::new(&path) == dir.resume_state() => {
-                        println!("warning: {path}: {message}; restarting this run from scratch");
-                    }
-                    other => out = Some(other?),
-                }
-            }
-            Err(e) => println!("warning: {e:#}; restarting this run from scratch"),
+    if let Some(step) = resume_point(dir, "")? {
+        println!("{}", start_line(dir, device, &data, Some(step)));
+        match train::train(config, &data, device, &mut observer, Some(&dir.resume_state())) {
+            Err(e) if unusable_state(&e, dir) => println!("warning: {e}; restarting this run from scratch"),
+            other => out = Some(other?),
         }
     }
     let out = match out {
         Some(out) => out,
         None => {
             loss_csv::create(&dir.loss_csv()).with_context(|| format!("creating {}", dir.loss_csv().display()))?;
-            println!(
-                "run {} (pid {}): starting at step 0 on {}: {} train tokens, {} val tokens, vocab {}",
-                dir.id(),
-                std::process::id(),
-                train::device::device_name(device),
-                data.train.len(),
-                data.val.len(),
-                data.vocab_size
-            );
+            println!("{}", start_line(dir, device, &data, None));
             train::train(config, &data, device, &mut observer, None)?
         }
     };
-    if let Some(e) = observer.error {
+    finish(dir, config, params, &tokenizer, &data, out, observer.error, start, "")
+}
+
+/// Trains several run folders of one shape packed into one model (`train::train_packed`),
+/// members that resume at the same step together; one attempt per folder, in order.
+fn train_pack(dirs: &[RunDir], start: Instant, stop: Arc<AtomicBool>) -> Vec<(Params, Attempt)> {
+    let prefixes: Vec<String> = dirs.iter().map(|d| format!("[{}] ", d.id())).collect();
+    let params: Vec<Params> = dirs.iter().map(read_params).collect();
+    let mut attempts: Vec<Option<Attempt>> = dirs.iter().map(|_| None).collect();
+    let configs: Vec<Option<RunConfig>> = dirs.iter().enumerate().map(|(i, d)| read_config(d).map_err(|e| attempts[i] = Some(Ok(Err(e)))).ok()).collect();
+    let Some(first) = configs.iter().position(Option::is_some) else {
+        return params.into_iter().zip(attempts).map(|(p, a)| (p, a.unwrap_or_else(|| Ok(Err(anyhow::anyhow!("not trained")))))).collect();
+    };
+    let shared = catch_unwind(AssertUnwindSafe(|| inputs(&dirs[first], configs[first].as_ref().expect("first readable config"))));
+    let (device, tokenizer, data) = match shared {
+        Ok(Ok(inputs)) => inputs,
+        other => {
+            let message = match other {
+                Ok(Err(e)) => format!("{e:#}"),
+                _ => "panic while reading the corpus".into(),
+            };
+            return params.into_iter().zip(attempts).map(|(p, a)| (p, a.unwrap_or_else(|| Ok(Err(anyhow::anyhow!(message.clone())))))).collect();
+        }
+    };
+    // Where each member starts: its saved state's step, or 0 with a fresh loss.csv.
+    let mut groups: std::collections::BTreeMap<Option<u64>, Vec<usize>> = Default::default();
+    let resume_paths: Vec<std::path::PathBuf> = dirs.iter().map(RunDir::resume_state).collect();
+    for (i, dir) in dirs.iter().enumerate() {
+        if configs[i].is_none() {
+            continue;
+        }
+        let step = resume_point(dir, &prefixes[i]).and_then(|step| {
+            if step.is_none() {
+                loss_csv::create(&dir.loss_csv()).with_context(|| format!("creating {}", dir.loss_csv().display()))?;
+            }
+            say(&format!("{}{}", prefixes[i], start_line(dir, device, &data, step)));
+            Ok(step)
+        });
+        match step {
+            Ok(step) => groups.entry(step).or_default().push(i),
+            Err(e) => attempts[i] = Some(Ok(Err(e))),
+        }
+    }
+    let mut observers: Vec<CsvObserver> = dirs.iter().map(|d| CsvObserver::new(d, stop.clone(), true)).collect();
+    let mut outcomes: Vec<Option<Result<train::Outcome, train::TrainError>>> = dirs.iter().map(|_| None).collect();
+    for (step, members) in &groups {
+        let mut slots: Vec<(usize, &mut CsvObserver)> = observers.iter_mut().enumerate().filter(|(i, _)| members.contains(i)).collect();
+        let pack: Vec<train::PackMember> = slots
+            .iter_mut()
+            .map(|(i, o)| train::PackMember {
+                config: configs[*i].as_ref().expect("grouped members have configs"),
+                observer: &mut **o,
+                resume_from: step.map(|_| resume_paths[*i].as_path()),
+            })
+            .collect();
+        let results = catch_unwind(AssertUnwindSafe(|| train::train_packed(pack, &data, device)));
+        match results {
+            Ok(results) => {
+                for (&i, r) in members.iter().zip(results) {
+                    outcomes[i] = Some(r);
+                }
+            }
+            Err(_) => {
+                for &i in members {
+                    attempts[i] = Some(Ok(Err(anyhow::anyhow!("panic while training the pack"))));
+                }
+            }
+        }
+    }
+    for (i, dir) in dirs.iter().enumerate() {
+        let Some(outcome) = outcomes[i].take() else { continue };
+        let config = configs[i].as_ref().expect("trained members have configs");
+        let observer = &mut observers[i];
+        let attempt = catch_unwind(AssertUnwindSafe(|| -> anyhow::Result<Summary> {
+            let out = match outcome {
+                // A saved state that does not load: this member starts over, alone.
+                Err(e) if unusable_state(&e, dir) => {
+                    say(&format!("{}warning: {e}; restarting this run from scratch", prefixes[i]));
+                    loss_csv::create(&dir.loss_csv()).with_context(|| format!("creating {}", dir.loss_csv().display()))?;
+                    train::train(config, &data, device, observer, None)?
+                }
+                other => other?,
+            };
+            finish(dir, config, params[i].clone(), &tokenizer, &data, out, observer.error.take(), start, &prefixes[i])
+        }));
+        attempts[i] = Some(attempt);
+    }
+    params.into_iter().zip(attempts).map(|(p, a)| (p, a.unwrap_or_else(|| Ok(Err(anyhow::anyhow!("not trained")))))).collect()
+}
+
+/// What a trained (or stopped) run leaves: loss.png, and when it finished model.safetensors
+/// and samples.txt; returns its summary with the diagnosis.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    dir: &RunDir,
+    config: &RunConfig,
+    params: Params,
+    tokenizer: &Tokenizer,
+    data: &TokenData,
+    out: Outcome,
+    observer_error: Option<String>,
+    start: Instant,
+    prefix: &str,
+) -> anyhow::Result<Summary> {
+    if let Some(e) = observer_error {
         anyhow::bail!(e);
     }
     let rows = loss_csv::read(&dir.loss_csv()).with_context(|| format!("reading {}", dir.loss_csv().display()))?;
@@ -202,12 +376,12 @@ fn train_and_save(
         if disk::classify(&text).is_some() {
             return Err(e.context(format!("writing {}", dir.loss_png().display())));
         }
-        say(&format!("warning: cannot draw {}: {text}", dir.loss_png().display()));
+        say(&format!("{prefix}warning: cannot draw {}: {text}", dir.loss_png().display()));
     }
     let status = match out.stop {
         Stop::Finished => {
             save_checkpoint(dir, &out)?;
-            write_samples(dir, config, &tokenizer, &out)?;
+            write_samples(dir, config, tokenizer, &out)?;
             Status::Done
         }
         Stop::Diverged { .. } => {
@@ -266,15 +440,7 @@ fn write_samples(dir: &RunDir, config: &RunConfig, tokenizer: &Tokenizer, out: &
     write_atomic(&dir.samples(), text.as_bytes())
 }
 
-fn summarize(
-    dir: &RunDir,
-    config: &RunConfig,
-    params: indexmap::IndexMap<String, serde_json::Value>,
-    out: &Outcome,
-    rows: &[LossRow],
-    train_tokens: u64,
-    start: Instant,
-) -> Summary {
+fn summarize(dir: &RunDir, config: &RunConfig, params: Params, out: &Outcome, rows: &[LossRow], train_tokens: u64, start: Instant) -> Summary {
     let status = match out.stop {
         Stop::Finished => Status::Done,
         Stop::Diverged { .. } => Status::Diverged,

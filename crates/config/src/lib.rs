@@ -5,10 +5,12 @@
 //! builds `RunConfig`s from a spec, the train crate consumes them.
 
 mod arith;
+mod pack;
 pub mod schedule;
 mod settings;
 
 pub use arith::{ParamCount, flops_per_token, n_params};
+pub use pack::{PER_MEMBER_SETTINGS, pack_key};
 pub use schedule::{Schedule, lr_at};
 pub use settings::{SETTING_NAMES, SettingError, ValueKind, setting_kind};
 

@@ -9,10 +9,12 @@ pub mod device;
 pub mod error;
 pub mod model;
 pub mod optim;
+pub mod packed;
 pub mod sample;
 pub mod trainer;
 
 pub use device::pick_device;
 pub use error::TrainError;
 pub use model::Gpt;
+pub use packed::{PackMember, train_packed};
 pub use trainer::{EvalRow, Observer, Outcome, Snapshot, Stop, train};

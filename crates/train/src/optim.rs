@@ -87,6 +87,21 @@ impl AdamW {
         })
     }
 
+    /// Each parameter's name and moments (m, v), sharing storage with the optimizer's own:
+    /// the packed trainer stacks them and copies a member's slice back.
+    pub(crate) fn moments(&self) -> Vec<(String, Tensor, Tensor)> {
+        self.params.iter().map(|p| (p.name.clone(), p.m.shallow_clone(), p.v.shallow_clone())).collect()
+    }
+
+    /// Optimizer steps taken (AdamW's bias correction depends on it).
+    pub(crate) fn steps_taken(&self) -> i64 {
+        self.t
+    }
+
+    pub(crate) fn set_steps_taken(&mut self, t: i64) {
+        self.t = t;
+    }
+
     /// The moments and step count, named for a safetensors file.
     pub fn state(&self) -> Vec<(String, Tensor)> {
         let mut out: Vec<(String, Tensor)> = Vec::new();

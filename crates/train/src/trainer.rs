@@ -45,8 +45,8 @@ pub struct Snapshot<'a> {
     /// The step the resumed run starts with (steps 0..next_step are done).
     pub next_step: u64,
     pub elapsed_s: f64,
-    vs: &'a nn::VarStore,
-    opt: &'a AdamW,
+    pub(crate) vs: &'a nn::VarStore,
+    pub(crate) opt: &'a AdamW,
 }
 
 impl Snapshot<'_> {
@@ -89,15 +89,15 @@ pub struct Outcome {
 }
 
 /// Training steps between nanoGPT-style "iter" log lines.
-const LOG_INTERVAL: u64 = 10;
+pub(crate) const LOG_INTERVAL: u64 = 10;
 
 /// Separates the random streams: training batches, evaluation batches and dropout.
-const EVAL_STREAM: u64 = 0x9E37_79B9_7F4A_7C15;
-const DROPOUT_STREAM: u64 = 0xD1B5_4A32_D192_ED03;
+pub(crate) const EVAL_STREAM: u64 = 0x9E37_79B9_7F4A_7C15;
+pub(crate) const DROPOUT_STREAM: u64 = 0xD1B5_4A32_D192_ED03;
 
 /// A loss this many times the uniform-guess loss ln(vocab) means training blew up even
 /// if it is still finite (a fresh model starts at about 1×).
-const DIVERGED_OVER_UNIFORM: f64 = 3.0;
+pub(crate) const DIVERGED_OVER_UNIFORM: f64 = 3.0;
 
 /// Trains a model on `data` as `cfg` says; from scratch, or from the training state saved
 /// at `resume_from` (an error there means that file cannot be used).
@@ -198,7 +198,7 @@ pub fn train(
     })
 }
 
-fn to_tensor(ids: &[u32], device: Device) -> Tensor {
+pub(crate) fn to_tensor(ids: &[u32], device: Device) -> Tensor {
     let ids: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
     Tensor::from_slice(&ids).to(device)
 }

@@ -5,9 +5,13 @@
 //!   cargo xtask sweep FILE    set up, build, run FILE, print its report
 //!   cargo xtask setup         create .venv with PyTorch 2.11.0
 //!   cargo xtask build         set up, build everything (release), as the tests will
-//!   cargo xtask bench         time the feiniao sweep from scratch; per-run GFLOP/s (BENCHMARKS.md)
+//!   cargo xtask bench         our trainer against the PyTorch reference, side by side (appended to BENCHMARKS.md)
+//!   cargo xtask bench --gpu   the same on a GPU, with a GPT-2-small shape and MFU
+//!   cargo xtask bench --feiniao  time the feiniao sweep from scratch against its prediction
 //!
 //! Set-up is idempotent: an existing .venv with the right torch is reused.
+
+mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -31,10 +35,15 @@ fn main() -> ExitCode {
             Some(spec) => setup(&root).and_then(|_| sweep_and_report(&root, spec, &args[2..])),
             None => Err("usage: cargo xtask sweep SPEC [sweep run options]".into()),
         },
-        Some("bench") => setup(&root).and_then(|_| bench(&root)),
+        Some("bench") => match args.get(1).map(String::as_str) {
+            None => setup(&root).and_then(|_| bench::bench(&root, false)),
+            Some("--gpu") => setup(&root).and_then(|_| bench::bench(&root, true)),
+            Some("--feiniao") => setup(&root).and_then(|_| bench_feiniao(&root)),
+            Some(other) => Err(format!("unknown bench option {other}; usage: cargo xtask bench [--gpu | --feiniao]")),
+        },
         Some("build") => setup(&root).and_then(|_| cargo(&root, &["build", "--release", "--workspace", "--all-targets"], &args[1..])),
         Some("test") | Some("ci") => setup(&root).and_then(|_| cargo(&root, &["test", "--release", "--workspace"], &args[1..])),
-        _ => Err("usage: cargo xtask <demo | test | sweep SPEC | setup | build | bench>".into()),
+        _ => Err("usage: cargo xtask <demo | test | sweep SPEC | setup | build | bench [--gpu | --feiniao]>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -136,7 +145,7 @@ fn sweep_name(root: &Path, spec: &str) -> Result<String> {
 /// Runs sweeps/feiniao.yaml into a fresh folder after asking `--dry-run` for its
 /// prediction, and prints the prediction against the wall time, and the spread of per-run
 /// training throughput: the figures quoted in BENCHMARKS.md.
-fn bench(root: &Path) -> Result {
+fn bench_feiniao(root: &Path) -> Result {
     cargo(root, &["build", "--release", "--bin", "sweep"], &[])?;
     let out = target_dir(root).join("bench-runs");
     let _ = std::fs::remove_dir_all(&out);

@@ -7,8 +7,9 @@
 
 use crate::exec::claim::{self, Claim, HEARTBEAT_SECS};
 use crate::exec::eta::Eta;
+use crate::exec::packing::{self, Packing};
 use crate::exec::pruner::{self, Watched};
-use crate::exec::runner::{Children, TrialRunner};
+use crate::exec::runner::{self, Children, TrialRunner};
 use crate::output::disk::{self, Cause};
 use crate::output::loss_csv;
 use crate::output::run_dir::{RunDir, write_atomic, write_json};
@@ -47,6 +48,8 @@ pub struct Options {
     pub predicted_s: Arc<HashMap<String, f64>>,
     /// Whether `predicted_s` is in seconds (timed on this machine) or relative costs.
     pub predicted_in_seconds: bool,
+    /// Which runs train packed into one model (off for adaptive methods and early stopping).
+    pub packing: Packing,
 }
 
 #[derive(Debug, Default)]
@@ -257,7 +260,16 @@ pub fn run_sweep(
             println!("warning: {} is unreadable; training {} again", dir.summary().display(), run.id);
         }
     }
-    let opts = Options { early_stop: plan.early_stop.is_some(), ..opts };
+    // A pack is one process: early termination stops single runs, and TPE proposes one at a time.
+    let packing = if plan.adaptive() || plan.early_stop.is_some() { Packing::Off } else { opts.packing };
+    let opts = Options { early_stop: plan.early_stop.is_some(), packing, ..opts };
+    let mut pending = pending;
+    // Longest first, so that no long run trains alone at the end while the other workers idle.
+    pending.sort_by(|a, b| {
+        let cost = |r: &PlannedRun| opts.predicted_s.get(&r.id).copied().unwrap_or(0.0);
+        cost(b).total_cmp(&cost(a))
+    });
+    let shapes = packing::counts(pending.iter().copied());
     let eta_order: Vec<String> = if plan.adaptive() { Vec::new() } else { pending.iter().map(|r| r.id.clone()).collect() };
     let mut proposer: Box<dyn Proposer + '_> =
         if plan.adaptive() { Box::new(Adaptive::new(plan, sweep_dir, opts.rerun)) } else { Box::new(Fixed::new(pending.into_iter().cloned())) };
@@ -284,7 +296,7 @@ pub fn run_sweep(
         if let Some(es) = &plan.early_stop {
             threads.spawn(|| pruner::watch(es, sweep_dir, control, &finished));
         }
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<(PlannedRun, Attempt)>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<(PlannedRun, Attempt)>>();
         let mut running = 0;
         let mut exhausted = false;
         loop {
@@ -292,18 +304,28 @@ pub fn run_sweep(
                 match proposer.next() {
                     Ok(Some(run)) => {
                         running += 1;
+                        let max = opts.packing.max_for(&run.config, opts.vocab_size);
+                        let mut job = vec![run];
+                        if max > 1 {
+                            let key = packing::key(&job[0].config);
+                            let size = packing::pack_size(shapes.get(&key).copied().unwrap_or(1), total, opts.jobs, max);
+                            job.extend(proposer.take_mates(&|r| packing::key(&r.config) == key, size - 1));
+                        }
                         let (done_tx, bar, eta, opts) = (done_tx.clone(), &bar, &eta, &opts);
                         threads.spawn(move || {
-                            // A bug in one run's thread fails that run; it never hangs the sweep.
+                            // A bug in one job's thread fails its runs; it never hangs the sweep.
                             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                run_one(&run, sweep_dir, tokenizer_json, runner, control, opts, bar, eta)
+                                run_job(&job, sweep_dir, tokenizer_json, runner, control, opts, bar, eta)
                             }))
                             .unwrap_or_else(|panic| {
                                 let what =
                                     panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
-                                Attempt::Ran(Box::new(Summary::failed(&run.id, run.params.clone(), 0.0, format!("internal error in the sweep: {what}"))))
+                                let failed = |run: &PlannedRun| {
+                                    Attempt::Ran(Box::new(Summary::failed(&run.id, run.params.clone(), 0.0, format!("internal error in the sweep: {what}"))))
+                                };
+                                job.iter().map(failed).collect()
                             });
-                            let _ = done_tx.send((run, result));
+                            let _ = done_tx.send(job.into_iter().zip(result).collect());
                         });
                     }
                     Ok(None) => exhausted = true,
@@ -319,31 +341,33 @@ pub fn run_sweep(
             if running == 0 {
                 break;
             }
-            let Ok((run, result)) = done_rx.recv() else { break };
+            let Ok(finished_job) = done_rx.recv() else { break };
             running -= 1;
             // A run finished elsewhere may let an adaptive method propose again.
             exhausted = exhausted && !plan.adaptive();
-            match result {
-                Attempt::Ran(_) => eta.finished(&run.id),
-                _ => eta.dropped(&run.id),
-            }
-            match result {
-                Attempt::Ran(summary) => {
-                    out.ran.push(*summary.clone());
-                    bar.inc(1);
-                    bar.suspend(|| println!("[{}/{total}] {}", out.ran.len(), one_line(&summary)));
-                    if !control.storage_failed()
-                        && let Err(e) = report::write_sweep_reports(sweep_dir)
-                    {
-                        match disk::classify(&format!("{e:#}")) {
-                            Some(cause) => control.stop_for_storage(StorageStop { cause, run_id: run.id.clone(), needed: None }),
-                            None => bar.suspend(|| eprintln!("warning: cannot update the sweep report: {e:#}")),
+            for (run, result) in finished_job {
+                match result {
+                    Attempt::Ran(_) => eta.finished(&run.id),
+                    _ => eta.dropped(&run.id),
+                }
+                match result {
+                    Attempt::Ran(summary) => {
+                        out.ran.push(*summary.clone());
+                        bar.inc(1);
+                        bar.suspend(|| println!("[{}/{total}] {}", out.ran.len(), one_line(&summary)));
+                        if !control.storage_failed()
+                            && let Err(e) = report::write_sweep_reports(sweep_dir)
+                        {
+                            match disk::classify(&format!("{e:#}")) {
+                                Some(cause) => control.stop_for_storage(StorageStop { cause, run_id: run.id.clone(), needed: None }),
+                                None => bar.suspend(|| eprintln!("warning: cannot update the sweep report: {e:#}")),
+                            }
                         }
                     }
+                    Attempt::Elsewhere => out.elsewhere += 1,
+                    Attempt::AlreadyDone => out.skipped += 1,
+                    Attempt::NotStarted => out.not_started += 1,
                 }
-                Attempt::Elsewhere => out.elsewhere += 1,
-                Attempt::AlreadyDone => out.skipped += 1,
-                Attempt::NotStarted => out.not_started += 1,
             }
         }
         if control.stopping.load(Ordering::SeqCst) {
@@ -379,9 +403,19 @@ enum Attempt {
     NotStarted,
 }
 
+/// A run this worker holds the claim of, ready to train.
+struct Admitted {
+    dir: RunDir,
+    claim: Arc<Claim>,
+    /// Continued with --resume-pruned: never compared again.
+    exempt: bool,
+}
+
+/// Trains a job: one run, or several of one shape packed into one trial process. Each run
+/// is admitted on its own (claim, disk, already finished); a failed member is retried alone.
 #[allow(clippy::too_many_arguments)]
-fn run_one(
-    run: &PlannedRun,
+fn run_job(
+    job: &[PlannedRun],
     sweep_dir: &Path,
     tokenizer_json: &str,
     runner: &dyn TrialRunner,
@@ -389,9 +423,57 @@ fn run_one(
     opts: &Options,
     bar: &ProgressBar,
     eta: &Eta,
-) -> Attempt {
+) -> Vec<Attempt> {
+    let mut results: Vec<Option<Attempt>> = job.iter().map(|_| None).collect();
+    let mut admitted: Vec<(usize, Admitted)> = Vec::new();
+    for (i, run) in job.iter().enumerate() {
+        match admit(run, sweep_dir, tokenizer_json, control, opts, bar) {
+            Ok(a) => admitted.push((i, a)),
+            Err(attempt) => results[i] = Some(attempt),
+        }
+    }
+    // Packed: the first attempt of every member in one process.
+    let mut first: HashMap<usize, Summary> = HashMap::new();
+    if admitted.len() > 1 {
+        let mut ready = Vec::new();
+        for (i, a) in &admitted {
+            let run = &job[*i];
+            eta.started(&run.id);
+            control.watched.lock().unwrap_or_else(|e| e.into_inner()).insert(run.id.clone(), Watched::new(&run.config, a.exempt));
+            match prepare(run, &a.dir, tokenizer_json) {
+                Ok(()) => ready.push((*i, (run, &a.dir))),
+                Err(e) => {
+                    first.insert(*i, prepare_failed(run, &e));
+                }
+            }
+        }
+        let members: Vec<(&PlannedRun, &RunDir)> = ready.iter().map(|(_, m)| *m).collect();
+        for ((i, _), summary) in ready.iter().zip(runner.run_pack(&members)) {
+            // A pack whose process crashed or was killed: any member may have caused it, so
+            // each trains on alone from its last checkpoint (not counted as an attempt).
+            if runner::died_without_summary(&summary) && !control.stopping.load(Ordering::SeqCst) {
+                let line = summary.error.as_deref().and_then(|e| e.lines().next()).unwrap_or_default().to_string();
+                bar.suspend(|| println!("{}: its pack's {line}; training it alone", job[*i].id));
+                continue;
+            }
+            first.insert(*i, summary);
+        }
+    }
+    for (i, a) in admitted {
+        let run = &job[i];
+        if !first.contains_key(&i) {
+            eta.started(&run.id);
+        }
+        results[i] = Some(attempts(run, a, first.remove(&i), tokenizer_json, runner, control, opts, bar));
+    }
+    results.into_iter().map(|r| r.unwrap_or(Attempt::NotStarted)).collect()
+}
+
+/// Readies a run for training: room on the disk, its folder, its claim; or why it is not
+/// trained now (stopping, claimed elsewhere, already finished, pruned before a crash).
+fn admit(run: &PlannedRun, sweep_dir: &Path, tokenizer_json: &str, control: &Control, opts: &Options, bar: &ProgressBar) -> Result<Admitted, Attempt> {
     if control.stopping.load(Ordering::SeqCst) {
-        return Attempt::NotStarted;
+        return Err(Attempt::NotStarted);
     }
     let dir = RunDir::new(sweep_dir.join(&run.id));
     // A filesystem failure before the trial starts stops the sweep; the run stays pending.
@@ -410,20 +492,20 @@ fn run_one(
         && disk::memory_bytes().is_none_or(|memory| needed < memory)
     {
         control.stop_for_storage(StorageStop { cause: Cause::NoSpace, run_id: run.id.clone(), needed: Some(needed) });
-        return Attempt::NotStarted;
+        return Err(Attempt::NotStarted);
     }
     if let Err(e) = std::fs::create_dir_all(&dir.path) {
-        return storage(&e).unwrap_or_else(|| {
+        return Err(storage(&e).unwrap_or_else(|| {
             Attempt::Ran(Box::new(Summary::failed(&run.id, run.params.clone(), 0.0, format!("cannot create run folder {}: {e}", dir.path.display()))))
-        });
+        }));
     }
     let claim = match claim::try_claim(&dir.path, &mut |why| bar.suspend(|| println!("taking over {}: {why}", run.id))) {
         Ok(Some(c)) => Arc::new(c),
-        Ok(None) => return Attempt::Elsewhere,
+        Ok(None) => return Err(Attempt::Elsewhere),
         Err(e) => {
-            return storage(&format!("{e:#}")).unwrap_or_else(|| {
+            return Err(storage(&format!("{e:#}")).unwrap_or_else(|| {
                 Attempt::Ran(Box::new(Summary::failed(&run.id, run.params.clone(), 0.0, format!("cannot claim {}: {e}", dir.path.display()))))
-            });
+            }));
         }
     };
     // Another worker may have finished it between planning and claiming.
@@ -431,7 +513,7 @@ fn run_one(
     let status_before = before.as_ref().map(|s| s.status);
     if status_before.is_some() && !opts.rerun.wants(status_before) {
         release(control, claim);
-        return Attempt::AlreadyDone;
+        return Err(Attempt::AlreadyDone);
     }
     control.claims.lock().unwrap_or_else(|e| e.into_inner()).push(claim.clone());
     // A pruned run the user chose to continue is trained to the end, even across later
@@ -466,20 +548,45 @@ fn run_one(
         mark_pruned(&mut s, decision, run, &dir);
         let _ = dir.write_summary(&s);
         release(control, claim);
-        return Attempt::Ran(Box::new(s));
+        return Err(Attempt::Ran(Box::new(s)));
     }
-    eta.started(&run.id);
+    Ok(Admitted { dir, claim, exempt })
+}
+
+fn prepare_failed(run: &PlannedRun, e: &anyhow::Error) -> Summary {
+    match disk::classify(&format!("{e:#}")) {
+        Some(cause) => Summary::storage_interrupted(&run.id, run.params.clone(), 0.0, cause, &format!("{e:#}")),
+        None => Summary::failed(&run.id, run.params.clone(), 0.0, format!("{e:#}")),
+    }
+}
+
+/// Trains an admitted run with retries (the first attempt's summary is `first` when a pack
+/// made it), records the result, and releases the claim.
+#[allow(clippy::too_many_arguments)]
+fn attempts(
+    run: &PlannedRun,
+    admitted: Admitted,
+    mut first: Option<Summary>,
+    tokenizer_json: &str,
+    runner: &dyn TrialRunner,
+    control: &Control,
+    opts: &Options,
+    bar: &ProgressBar,
+) -> Attempt {
+    let Admitted { dir, claim, exempt } = admitted;
     let mut attempts = 0;
     let summary = loop {
         attempts += 1;
-        // Registered anew for every attempt, so a retry meets the decisions made before.
-        control.watched.lock().unwrap_or_else(|e| e.into_inner()).insert(run.id.clone(), Watched::new(&run.config, exempt));
-        let mut summary = match prepare(run, &dir, tokenizer_json) {
-            Ok(()) => runner.run(run, &dir),
-            Err(e) => match disk::classify(&format!("{e:#}")) {
-                Some(cause) => Summary::storage_interrupted(&run.id, run.params.clone(), 0.0, cause, &format!("{e:#}")),
-                None => Summary::failed(&run.id, run.params.clone(), 0.0, format!("{e:#}")),
-            },
+        let mut summary = match first.take() {
+            Some(summary) => summary,
+            None => {
+                // Registered anew for every attempt, so a retry meets the decisions made before.
+                control.watched.lock().unwrap_or_else(|e| e.into_inner()).insert(run.id.clone(), Watched::new(&run.config, exempt));
+                match prepare(run, &dir, tokenizer_json) {
+                    Ok(()) => runner.run(run, &dir),
+                    Err(e) => prepare_failed(run, &e),
+                }
+            }
         };
         summary.attempts = attempts;
         // No longer looked at before its decision is read: none can come in between.

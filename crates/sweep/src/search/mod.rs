@@ -18,6 +18,11 @@ pub trait Proposer: Send {
     fn next(&mut self) -> anyhow::Result<Option<PlannedRun>>;
     /// Runs still to hand out: exact for a fixed list, the most for adaptive methods.
     fn remaining(&self) -> usize;
+    /// Takes up to `max` more runs that `fits` accepts, to train packed with one just handed
+    /// out; adaptive methods propose one run at a time and pack nothing.
+    fn take_mates(&mut self, _fits: &dyn Fn(&PlannedRun) -> bool, _max: usize) -> Vec<PlannedRun> {
+        Vec::new()
+    }
 }
 
 /// Which finished runs a sweep trains again.
@@ -56,5 +61,14 @@ impl Proposer for Fixed {
     }
     fn remaining(&self) -> usize {
         self.0.len()
+    }
+    fn take_mates(&mut self, fits: &dyn Fn(&PlannedRun) -> bool, max: usize) -> Vec<PlannedRun> {
+        let mut mates = Vec::new();
+        let mut rest = VecDeque::with_capacity(self.0.len());
+        for run in self.0.drain(..) {
+            if mates.len() < max && fits(&run) { mates.push(run) } else { rest.push_back(run) }
+        }
+        self.0 = rest;
+        mates
     }
 }
