@@ -310,6 +310,7 @@ fn print_early_stop(plan: &Plan, todo: &Pending, predicted: &[Option<f64>], jobs
 
 /// The packs the sweep will train, or why it packs nothing.
 fn print_packs(plan: &Plan, swept: &[String], todo: &Pending, packing: Packing, vocab_size: usize, jobs: usize) {
+    let on_cpu = packing == Packing::Auto { on_gpu: false };
     let why_not = if packing == Packing::Off {
         Some("--no-pack")
     } else if plan.adaptive() {
@@ -326,7 +327,10 @@ fn print_packs(plan: &Plan, swept: &[String], todo: &Pending, packing: Packing, 
     let packs = packing::packs(&todo.pending, jobs, &|r| packing.max_for(&r.config, vocab_size));
     let packed: Vec<&Vec<&PlannedRun>> = packs.iter().filter(|p| p.len() > 1).collect();
     if packed.is_empty() {
-        println!("packing: none (no two pending runs share a shape, or the models are too large to gain; --pack N packs anyway)");
+        println!(
+            "packing: none ({}; --pack N packs anyway)",
+            if on_cpu { "on a CPU packing does not pay" } else { "no two pending runs share a shape, or the models are too large to gain" }
+        );
         return;
     }
     let varying: Vec<&str> = sweep_config::PER_MEMBER_SETTINGS.iter().copied().filter(|s| swept.iter().any(|k| k == s)).collect();

@@ -1,7 +1,8 @@
 //! AdamW with decoupled weight decay on matrices and embeddings only (nanoGPT's
 //! configure_optimizers: parameters with 2+ dimensions decay, biases and LayerNorm gains
 //! do not), global-norm gradient clipping, and state that can be saved and restored
-//! (tch's built-in optimizer cannot save its moments, which resuming needs).
+//! (tch's built-in optimizer cannot save its moments, which resuming needs). Parameters,
+//! gradients and moments are flat buffers, so a step is a handful of operations.
 
 use std::collections::HashMap;
 use sweep_config::TrainConfig;
@@ -10,17 +11,27 @@ use tch::{Kind, Tensor, nn};
 struct Param {
     name: String,
     value: Tensor,
+    /// Views of this parameter's slice of the flat moments.
     m: Tensor,
     v: Tensor,
-    decay: bool,
+    numel: i64,
 }
 
+/// All parameters live in one flat buffer (each model variable is a view of its slice), and
+/// so do the moments: an update, clipping and weight decay are a handful of operations on
+/// three flat tensors instead of a dozen per parameter tensor.
 pub struct AdamW {
     params: Vec<Param>,
+    flat: Tensor,
+    m: Tensor,
+    v: Tensor,
+    /// weight_decay where a parameter decays, 0 elsewhere (flat).
+    decay: Tensor,
+    /// This step's gradients gathered into one flat tensor (made by clipping or the step).
+    grad: Option<Tensor>,
     beta1: f64,
     beta2: f64,
     eps: f64,
-    weight_decay: f64,
     /// Optimizer steps taken (for bias correction).
     t: i64,
 }
@@ -29,33 +40,64 @@ impl AdamW {
     pub fn new(vs: &nn::VarStore, cfg: &TrainConfig) -> Self {
         let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
-        let params =
-            vars.into_iter().map(|(name, value)| Param { m: value.zeros_like(), v: value.zeros_like(), decay: value.dim() >= 2, name, value }).collect();
-        AdamW { params, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weight_decay: cfg.weight_decay, t: 0 }
+        let device = vars.first().map_or(tch::Device::Cpu, |v| v.1.device());
+        let flat = if vars.is_empty() {
+            Tensor::zeros([0], (Kind::Float, device))
+        } else {
+            Tensor::cat(&vars.iter().map(|(_, v)| v.detach().reshape([-1])).collect::<Vec<_>>(), 0)
+        };
+        let (m, v) = (flat.zeros_like(), flat.zeros_like());
+        let mut decay = Vec::new();
+        let mut params = Vec::new();
+        let mut offset = 0;
+        for (name, mut value) in vars {
+            let numel = value.numel() as i64;
+            let shape = value.size();
+            // nanoGPT: matrices and embeddings decay, biases and LayerNorm gains do not.
+            let rate = if value.dim() >= 2 { cfg.weight_decay } else { 0.0 };
+            decay.push(Tensor::full([numel], rate, (Kind::Float, device)));
+            tch::no_grad(|| value.set_data(&flat.narrow(0, offset, numel).view(shape.as_slice())));
+            let (pm, pv) = (m.narrow(0, offset, numel).view(shape.as_slice()), v.narrow(0, offset, numel).view(shape.as_slice()));
+            params.push(Param { name, value, m: pm, v: pv, numel });
+            offset += numel;
+        }
+        let decay = if decay.is_empty() { flat.zeros_like() } else { Tensor::cat(&decay, 0) };
+        AdamW { params, flat, m, v, decay, grad: None, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, t: 0 }
     }
 
     pub fn zero_grad(&mut self) {
+        self.grad = None;
         for p in &mut self.params {
             p.value.zero_grad();
         }
     }
 
+    /// The gradients of this step as one flat tensor (zeros where a parameter has none).
+    fn flat_grad(&mut self) -> Tensor {
+        if let Some(g) = &self.grad {
+            return g.shallow_clone();
+        }
+        let parts: Vec<Tensor> = self
+            .params
+            .iter()
+            .map(|p| {
+                let g = p.value.grad();
+                if g.defined() { g.reshape([-1]) } else { Tensor::zeros([p.numel], (Kind::Float, self.flat.device())) }
+            })
+            .collect();
+        let g = if parts.is_empty() { self.flat.zeros_like() } else { Tensor::cat(&parts, 0) };
+        self.grad = Some(g.shallow_clone());
+        g
+    }
+
     /// Scales gradients so their global L2 norm is at most `max`; returns the norm before.
     pub fn clip_grad_norm(&mut self, max: f64) -> f64 {
         tch::no_grad(|| {
-            let norms: Vec<Tensor> = self.params.iter().map(|p| p.value.grad()).filter(|g| g.defined()).map(|g| g.norm()).collect();
-            if norms.is_empty() {
-                return 0.0;
-            }
-            let total = f64::try_from(Tensor::stack(&norms, 0).norm()).unwrap_or(f64::NAN);
+            let mut g = self.flat_grad();
+            let total = f64::try_from(g.norm()).unwrap_or(f64::NAN);
             let coef = max / (total + 1e-6);
             if coef < 1.0 {
-                for p in &self.params {
-                    let mut g = p.value.grad();
-                    if g.defined() {
-                        let _ = g.g_mul_scalar_(coef);
-                    }
-                }
+                let _ = g.g_mul_scalar_(coef);
             }
             total
         })
@@ -67,24 +109,18 @@ impl AdamW {
         let (b1, b2) = (self.beta1, self.beta2);
         let bias1 = 1.0 - b1.powi(self.t as i32);
         let bias2 = 1.0 - b2.powi(self.t as i32);
+        let g = self.flat_grad();
         tch::no_grad(|| {
-            for p in &mut self.params {
-                let g = p.value.grad();
-                if !g.defined() {
-                    continue;
-                }
-                if p.decay && self.weight_decay > 0.0 {
-                    let _ = p.value.g_mul_scalar_(1.0 - lr * self.weight_decay);
-                }
-                let _ = p.m.g_mul_scalar_(b1);
-                let _ = p.m.g_add_(&(&g * (1.0 - b1)));
-                let _ = p.v.g_mul_scalar_(b2);
-                let _ = p.v.g_add_(&(&g * &g * (1.0 - b2)));
-                let denom = (&p.v / bias2).sqrt() + self.eps;
-                let update = &p.m / denom * (lr / bias1);
-                let _ = p.value.g_sub_(&update);
-            }
-        })
+            let _ = self.flat.g_mul_(&(&self.decay * -lr + 1.0));
+            let _ = self.m.g_mul_scalar_(b1);
+            let _ = self.m.g_add_(&(&g * (1.0 - b1)));
+            let _ = self.v.g_mul_scalar_(b2);
+            let _ = self.v.g_add_(&(&g * &g * (1.0 - b2)));
+            let denom = (&self.v / bias2).sqrt() + self.eps;
+            let update = &self.m / denom * (lr / bias1);
+            let _ = self.flat.g_sub_(&update);
+        });
+        self.grad = None;
     }
 
     /// Each parameter's name and moments (m, v), sharing storage with the optimizer's own:
@@ -123,7 +159,7 @@ impl AdamW {
                 if t.size() != slot.size() {
                     return Err(format!("{key} has shape {:?}, expected {:?}", t.size(), slot.size()));
                 }
-                *slot = t.to_device(device).to_kind(Kind::Float);
+                tch::no_grad(|| slot.copy_(&t.to_device(device).to_kind(Kind::Float)));
             }
         }
         self.t = saved.get("adam.t").and_then(|t| i64::try_from(t).ok()).ok_or("adam.t is missing")?;

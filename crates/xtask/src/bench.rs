@@ -1,7 +1,7 @@
 //! `cargo xtask bench [--gpu]`: our trainer side by side with the PyTorch reference
 //! (`bench/reference/train_ref.py`, run from .venv) on the same configs and threads:
 //! (a) per-trial step time for three shapes, warm-up excluded; (b) a sweep of 8 tiny trials
-//! with `sweep run` (packed, then `--no-pack`) against the reference called once per trial
+//! with `sweep run` (`--pack 8`, then `--no-pack`) against the reference called once per trial
 //! in sequence, as a sweep script would; (c) loss parity of those 8 runs against the
 //! seed-to-seed spread; (d) peak memory per trial. Prints a table and appends it to
 //! BENCHMARKS.md with the date, machine, command and commit.
@@ -115,8 +115,8 @@ pub fn bench(root: &Path, gpu: bool) -> Result {
     let spec = work.join("eight.yaml");
     write(&spec, &format!("name: eight\ndata:\n  path: data/feiniao.txt\n  tokenizer: char\nsettings:\n  {SWEEP_SETTINGS}\n  device: {device}\n{SWEEP_GRID}"))?;
     let mut timed = Vec::new();
-    for (label, extra) in [("`sweep run` (packed)", &[][..]), ("`sweep run --no-pack`", &["--no-pack"][..])] {
-        let out = work.join(if extra.is_empty() { "packed" } else { "alone" });
+    for (label, extra, folder) in [("`sweep run --pack 8` (packed)", &["--pack", "8"][..], "packed"), ("`sweep run --no-pack`", &["--no-pack"][..], "alone")] {
+        let out = work.join(folder);
         eprintln!("bench: 8-trial sweep, {label}");
         let start = Instant::now();
         run(Command::new(&sweep).current_dir(root).arg("run").arg(&spec).args(extra).arg("--out").arg(&out))?;

@@ -2,7 +2,7 @@
 //! `sweep_config::pack_key` (same shapes and steps; they differ in lr, dropout, seed, weight
 //! decay and other per-member scalars). Packs of a shape are made just big enough to keep
 //! every worker busy, and never bigger than the most members packing is worth for that size
-//! of model (`auto_max`) or than `--pack N` allows.
+//! of model on that device (`auto_max`: on a GPU only) or than `--pack N` allows.
 
 use crate::plan::PlannedRun;
 use std::collections::HashMap;
@@ -35,21 +35,20 @@ pub fn key(config: &RunConfig) -> String {
     serde_json::to_string(&pack_key(config)).unwrap_or_default()
 }
 
-/// Parameters (without position embeddings) up to which packing pays on a CPU: there a step
-/// of a small model is bound by per-operation overhead and small matrix products, which a
-/// pack shares; a large model's products already keep the cores busy.
-const CPU_PACK_PARAMS: u64 = 2_000_000;
-/// On a GPU a small model uses a few percent of the device: pack up to this size.
+/// On a GPU a small model uses a few percent of the device: pack models up to this size.
+/// On a CPU packing does not pay: a small model's step is bound by arithmetic (the LM head
+/// and the softmax over the vocabulary), and the batched products of a pack were measured
+/// slower than separate trials (`cargo xtask bench`: 8 tiny trials 68.6 s packed against
+/// 58.4 s alone on 2 cores), so automatic packing is for GPUs; `--pack N` packs anyway.
 const GPU_PACK_PARAMS: u64 = 30_000_000;
 /// Most members of an automatic pack.
 const AUTO_MAX_MEMBERS: usize = 8;
 
-/// The most members an automatic pack of runs like `config` gets: 1 (no packing) for
-/// models too large for packing to pay.
+/// The most members an automatic pack of runs like `config` gets: 1 (no packing) on a CPU
+/// and for models too large for packing to pay.
 pub fn auto_max(config: &RunConfig, vocab_size: usize, on_gpu: bool) -> usize {
     let params = n_params(&config.model, vocab_size).without_position();
-    let limit = if on_gpu { GPU_PACK_PARAMS } else { CPU_PACK_PARAMS };
-    if params <= limit { AUTO_MAX_MEMBERS } else { 1 }
+    if on_gpu && params <= GPU_PACK_PARAMS { AUTO_MAX_MEMBERS } else { 1 }
 }
 
 /// Members per pack for a shape with `same_shape` of the `total` pending runs: as many as
@@ -129,7 +128,7 @@ mod tests {
         assert_eq!(pack_size(4, 64, 2, 8), 4, "many shapes keep the workers busy: a shape packs whole");
         let mut c = RunConfig::with_data("d.txt");
         c.model.embed_dim = 64;
-        assert_eq!(auto_max(&c, 1160, false), AUTO_MAX_MEMBERS);
+        assert_eq!((auto_max(&c, 1160, true), auto_max(&c, 1160, false)), (AUTO_MAX_MEMBERS, 1));
         c.model.embed_dim = 768;
         c.model.n_layers = 12;
         assert_eq!((auto_max(&c, 1160, false), auto_max(&c, 1160, true)), (1, 1));
