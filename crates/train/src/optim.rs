@@ -25,8 +25,9 @@ pub struct AdamW {
     flat: Tensor,
     m: Tensor,
     v: Tensor,
-    /// weight_decay where a parameter decays, 0 elsewhere (flat).
-    decay: Tensor,
+    /// The parameters that decay come first in `flat`: this many elements.
+    n_decay: i64,
+    weight_decay: f64,
     /// This step's gradients gathered into one flat tensor (made by clipping or the step).
     grad: Option<Tensor>,
     beta1: f64,
@@ -39,7 +40,9 @@ pub struct AdamW {
 impl AdamW {
     pub fn new(vs: &nn::VarStore, cfg: &TrainConfig) -> Self {
         let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        // nanoGPT: matrices and embeddings decay, biases and LayerNorm gains do not. Those
+        // that decay come first, so decay is one operation on the front of the buffer.
+        vars.sort_by(|a, b| (a.1.dim() < 2, &a.0).cmp(&(b.1.dim() < 2, &b.0)));
         let device = vars.first().map_or(tch::Device::Cpu, |v| v.1.device());
         let flat = if vars.is_empty() {
             Tensor::zeros([0], (Kind::Float, device))
@@ -47,22 +50,21 @@ impl AdamW {
             Tensor::cat(&vars.iter().map(|(_, v)| v.detach().reshape([-1])).collect::<Vec<_>>(), 0)
         };
         let (m, v) = (flat.zeros_like(), flat.zeros_like());
-        let mut decay = Vec::new();
+        let mut n_decay = 0;
         let mut params = Vec::new();
         let mut offset = 0;
         for (name, mut value) in vars {
             let numel = value.numel() as i64;
             let shape = value.size();
-            // nanoGPT: matrices and embeddings decay, biases and LayerNorm gains do not.
-            let rate = if value.dim() >= 2 { cfg.weight_decay } else { 0.0 };
-            decay.push(Tensor::full([numel], rate, (Kind::Float, device)));
+            if value.dim() >= 2 {
+                n_decay += numel;
+            }
             tch::no_grad(|| value.set_data(&flat.narrow(0, offset, numel).view(shape.as_slice())));
             let (pm, pv) = (m.narrow(0, offset, numel).view(shape.as_slice()), v.narrow(0, offset, numel).view(shape.as_slice()));
             params.push(Param { name, value, m: pm, v: pv, numel });
             offset += numel;
         }
-        let decay = if decay.is_empty() { flat.zeros_like() } else { Tensor::cat(&decay, 0) };
-        AdamW { params, flat, m, v, decay, grad: None, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, t: 0 }
+        AdamW { params, flat, m, v, n_decay, weight_decay: cfg.weight_decay, grad: None, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, t: 0 }
     }
 
     pub fn zero_grad(&mut self) {
@@ -110,15 +112,21 @@ impl AdamW {
         let bias1 = 1.0 - b1.powi(self.t as i32);
         let bias2 = 1.0 - b2.powi(self.t as i32);
         let g = self.flat_grad();
+        // In place where libtorch allows, so a step makes two temporaries of the buffer's size.
         tch::no_grad(|| {
-            let _ = self.flat.g_mul_(&(&self.decay * -lr + 1.0));
-            let _ = self.m.g_mul_scalar_(b1);
-            let _ = self.m.g_add_(&(&g * (1.0 - b1)));
-            let _ = self.v.g_mul_scalar_(b2);
-            let _ = self.v.g_add_(&(&g * &g * (1.0 - b2)));
-            let denom = (&self.v / bias2).sqrt() + self.eps;
-            let update = &self.m / denom * (lr / bias1);
-            let _ = self.flat.g_sub_(&update);
+            if self.n_decay > 0 && self.weight_decay > 0.0 {
+                let _ = self.flat.narrow(0, 0, self.n_decay).g_mul_scalar_(1.0 - lr * self.weight_decay);
+            }
+            let _ = self.m.lerp_(&g, 1.0 - b1);
+            let _ = self.v.lerp_(&g.square(), 1.0 - b2);
+            if lr > 0.0 {
+                // flat −= lr/bias1 · m / (sqrt(v/bias2) + eps), as one addcdiv.
+                let mut denom = self.v.sqrt();
+                let _ = denom.g_div_scalar_(bias2.sqrt());
+                let _ = denom.g_add_scalar_(self.eps);
+                let _ = denom.g_mul_scalar_(-bias1 / lr);
+                let _ = self.flat.addcdiv_(&self.m, &denom);
+            }
         });
         self.grad = None;
     }

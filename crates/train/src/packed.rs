@@ -352,13 +352,13 @@ impl Pack {
                 if p.decay {
                     let _ = p.value.g_mul_(&(lr * decay * -1.0 + 1.0).view(shape.as_slice()));
                 }
-                let _ = p.m.g_mul_scalar_(b1);
-                let _ = p.m.g_add_(&(&g * (1.0 - b1)));
-                let _ = p.v.g_mul_scalar_(b2);
-                let _ = p.v.g_add_(&(&g * &g * (1.0 - b2)));
-                let denom = (&p.v / bias2).sqrt() + EPS;
-                let update = &p.m / denom * (lr / bias1).view(shape.as_slice());
-                let _ = p.value.g_sub_(&update);
+                // The same arithmetic as `AdamW::step`, with a learning rate per member.
+                let _ = p.m.lerp_(&g, 1.0 - b1);
+                let _ = p.v.lerp_(&g.square(), 1.0 - b2);
+                let mut denom = p.v.sqrt();
+                let _ = denom.g_div_scalar_(bias2.sqrt());
+                let _ = denom.g_add_scalar_(EPS);
+                let _ = p.value.g_sub_(&(&p.m / denom * (lr / bias1).view(shape.as_slice())));
             }
         })
     }
