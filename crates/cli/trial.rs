@@ -87,13 +87,22 @@ pub fn trial(a: TrialArgs) -> anyhow::Result<u8> {
         let attempt = catch_unwind(AssertUnwindSafe(|| train_and_save(dir, &config, params.clone(), start, stop)));
         vec![(params, attempt)]
     };
+    // Every member is recorded before any error is returned: one run's failing summary
+    // write must not cost the others theirs.
     let mut code = exit_code::OK;
+    let mut first_error = None;
     for (dir, (params, attempt)) in dirs.iter().zip(results) {
         let prefix = if packed { format!("[{}] ", dir.id()) } else { String::new() };
-        let member = record(dir, params, start, attempt, &prefix)?;
-        if member != exit_code::OK {
-            code = member;
+        match record(dir, params, start, attempt, &prefix) {
+            Ok(exit_code::OK) => {}
+            Ok(member) => code = member,
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
     }
     if let Some(mib) = peak_memory_mib() {
         say(&format!("peak memory of this trial process: {mib} MiB"));
@@ -305,6 +314,7 @@ fn train_pack(dirs: &[RunDir], start: Instant, stop: Arc<AtomicBool>) -> Vec<(Pa
             Err(e) => attempts[i] = Some(Ok(Err(e))),
         }
     }
+    let resumed: Vec<bool> = (0..dirs.len()).map(|i| groups.iter().any(|(step, members)| step.is_some() && members.contains(&i))).collect();
     let mut observers: Vec<CsvObserver> = dirs.iter().map(|d| CsvObserver::new(d, stop.clone(), true)).collect();
     let mut outcomes: Vec<Option<Result<train::Outcome, train::TrainError>>> = dirs.iter().map(|_| None).collect();
     for (step, members) in &groups {
@@ -326,7 +336,7 @@ fn train_pack(dirs: &[RunDir], start: Instant, stop: Arc<AtomicBool>) -> Vec<(Pa
             }
             Err(_) => {
                 for &i in members {
-                    attempts[i] = Some(Ok(Err(anyhow::anyhow!("panic while training the pack"))));
+                    attempts[i] = Some(Ok(Err(anyhow::anyhow!("{}: panic while training", train::packed::PACK_FAILED))));
                 }
             }
         }
@@ -338,7 +348,7 @@ fn train_pack(dirs: &[RunDir], start: Instant, stop: Arc<AtomicBool>) -> Vec<(Pa
         let attempt = catch_unwind(AssertUnwindSafe(|| -> anyhow::Result<Summary> {
             let out = match outcome {
                 // A saved state that does not load: this member starts over, alone.
-                Err(e) if unusable_state(&e, dir) => {
+                Err(e) if resumed[i] && unusable_state(&e, dir) => {
                     say(&format!("{}warning: {e}; restarting this run from scratch", prefixes[i]));
                     loss_csv::create(&dir.loss_csv()).with_context(|| format!("creating {}", dir.loss_csv().display()))?;
                     train::train(config, &data, device, observer, None)?

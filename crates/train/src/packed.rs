@@ -100,7 +100,11 @@ fn join<'a>(
     }
     tch::manual_seed(cfg.train.seed as i64);
     let vs = nn::VarStore::new(device);
-    let model = Gpt::new(&vs.root(), &cfg.model, data.vocab_size);
+    let mut model = Gpt::new(&vs.root(), &cfg.model, data.vocab_size);
+    // As alone: its samples are generated with bf16 matmuls on CUDA.
+    if device.is_cuda() {
+        model.compute_kind = Kind::BFloat16;
+    }
     let mut opt = AdamW::new(&vs, &cfg.train);
     let (step, elapsed_before) = match m.resume_from {
         Some(path) => checkpoint::load_resume(path, &vs, &mut opt)?,
@@ -138,6 +142,10 @@ struct Pack {
 }
 
 const EPS: f64 = 1e-8;
+
+/// How the error of every member begins when the pack as a whole failed (out of memory, a
+/// libtorch error): no member is to blame, and the sweep trains each alone.
+pub const PACK_FAILED: &str = "the pack failed";
 
 impl Pack {
     fn new(live: &[Live], cfg: &RunConfig, vocab: usize, device: Device) -> Self {
@@ -255,9 +263,10 @@ impl Pack {
             Some(keep) => {
                 let shape = xs.size();
                 let flat = xs.reshape([self.n, -1]);
-                let keep = keep.to_kind(xs.kind());
-                let mask = flat.rand_like().lt_tensor(&keep).to_kind(xs.kind());
-                (flat * mask / keep).reshape(shape)
+                // Drawn in float32: bf16 uniforms are too coarse for a keep rate (and can be 1.0).
+                let draws = Tensor::rand(flat.size().as_slice(), (Kind::Float, xs.device()));
+                let scale = (draws.lt_tensor(keep).to_kind(Kind::Float) / keep).to_kind(xs.kind());
+                (flat * scale).reshape(shape)
             }
         }
     }
@@ -277,7 +286,7 @@ impl Pack {
             (Some(_), true) => {
                 let scale = 1.0 / ((c / h) as f64).sqrt();
                 let causal = Tensor::ones([t, t], (Kind::Bool, xs.device())).triu(1);
-                let att = (q.matmul(&k.transpose(-2, -1)) * scale).masked_fill(&causal, f64::NEG_INFINITY).softmax(-1, q.kind());
+                let att = (q.matmul(&k.transpose(-2, -1)) * scale).masked_fill(&causal, f64::NEG_INFINITY).softmax(-1, Kind::Float).to_kind(q.kind());
                 self.dropout(&att, true).matmul(&v)
             }
         };
@@ -555,7 +564,7 @@ fn remove<'a>(
 
 fn fail_all<'a>(live: Vec<Live<'a>>, mut done: Vec<(usize, Result<Outcome, TrainError>)>, e: TrainError) -> Vec<(usize, Result<Outcome, TrainError>)> {
     let text = e.to_string();
-    done.extend(live.into_iter().map(|l| (l.index, Err(TrainError::Config(format!("the pack failed: {text}"))))));
+    done.extend(live.into_iter().map(|l| (l.index, Err(TrainError::Config(format!("{PACK_FAILED}: {text}"))))));
     done
 }
 

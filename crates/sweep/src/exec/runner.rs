@@ -218,7 +218,7 @@ impl TrialRunner for ProcessRunner {
             let asked = self.children.stop_asked(&run.id);
             self.children.set(&run.id, None);
             out.push(match &status {
-                Ok(status) => self.member_result(run, dir, *status, asked, start, &fail),
+                Ok(status) => self.member_result(run, dir, *status, asked, start, &fail, members.len() == 1),
                 Err(e) => fail(run, dir, format!("cannot wait for the trial process: {e}")),
             });
         }
@@ -230,8 +230,13 @@ impl TrialRunner for ProcessRunner {
 /// prefix), anything else to every member's.
 fn route_lines(reader: std::io::PipeReader, mut logs: Vec<(String, std::fs::File)>) {
     use std::io::{BufRead, Write};
-    for line in std::io::BufReader::new(reader).lines() {
-        let Ok(line) = line else { break };
+    let mut reader = std::io::BufReader::new(reader);
+    let mut bytes = Vec::new();
+    // Read to the end whatever comes (text that is not UTF-8 included): a reader that
+    // stopped would break the pipe and fail the pack.
+    while matches!(reader.read_until(b'\n', &mut bytes), Ok(n) if n > 0) {
+        let line = String::from_utf8_lossy(&bytes).trim_end_matches(['\n', '\r']).to_string();
+        bytes.clear();
         match logs.iter_mut().find(|(prefix, _)| line.starts_with(prefix.as_str())) {
             Some((prefix, log)) => {
                 let _ = writeln!(log, "{}", &line[prefix.len()..]);
@@ -247,6 +252,7 @@ fn route_lines(reader: std::io::PipeReader, mut logs: Vec<(String, std::fs::File
 
 impl ProcessRunner {
     /// A member's summary once its trial process has exited with `status`.
+    #[allow(clippy::too_many_arguments)]
     fn member_result(
         &self,
         run: &PlannedRun,
@@ -255,18 +261,21 @@ impl ProcessRunner {
         asked: bool,
         start: Instant,
         fail: &dyn Fn(&PlannedRun, &RunDir, String) -> Summary,
+        members_alone: bool,
     ) -> Summary {
         // A trial whose filesystem failed says so by its exit code: it may have been unable
         // to write its summary or log.
+        // (In a pack the code is that of one member: the others' own summaries stand.)
         if let Some(cause) = status.code().and_then(Cause::from_trial_exit_code) {
-            let mut s = dir
-                .read_summary()
-                .filter(|s| s.status == Status::Interrupted || s.status == Status::Done || s.status == Status::Diverged)
-                .unwrap_or_else(|| Summary::storage_interrupted(&run.id, run.params.clone(), start.elapsed().as_secs_f64(), cause, ""));
-            if s.status == Status::Interrupted {
-                s.storage = Some(cause);
-            }
-            return s;
+            return match dir.read_summary() {
+                Some(s) if s.status != Status::Interrupted || s.storage.is_some() => s,
+                Some(mut s) if members_alone => {
+                    s.storage = Some(cause);
+                    s
+                }
+                Some(s) => s,
+                None => Summary::storage_interrupted(&run.id, run.params.clone(), start.elapsed().as_secs_f64(), cause, ""),
+            };
         }
         // Asked to stop before it could install its handler (libtorch still loading): it
         // trained nothing since its last checkpoint, which stands.
@@ -277,8 +286,10 @@ impl ProcessRunner {
             let _ = dir.write_summary(&s);
             return s;
         }
+        // The summary is this attempt's (the sweep removes the old one first): a run that
+        // finished keeps it even when the process then failed (on another member, at exit).
         match dir.read_summary() {
-            Some(summary) if status.success() => summary,
+            Some(summary) if status.success() || summary.status != Status::Interrupted => summary,
             _ => {
                 // The first line says why; the log's last lines follow for the details.
                 let tail = dir.log_tail(5);
@@ -295,10 +306,15 @@ impl ProcessRunner {
 const DIED: &str = "trial process";
 
 /// Whether `summary` is that of a run whose trial process died (a crash, a kill) before it
-/// could write its own: in a pack, any member may have caused it.
+/// could write its own, or whose pack failed as a whole (out of memory): in a pack, any
+/// member may have caused it, so each trains on alone.
 pub fn died_without_summary(summary: &Summary) -> bool {
-    summary.status == Status::Failed && summary.error.as_deref().is_some_and(|e| e.starts_with(DIED))
+    summary.status == Status::Failed && summary.error.as_deref().is_some_and(|e| e.starts_with(DIED) || e.contains(PACK_FAILED))
 }
+
+/// How a trial says a pack failed as a whole (out of memory, a libtorch error, a panic);
+/// `train::packed::PACK_FAILED`, which this crate cannot link.
+const PACK_FAILED: &str = "the pack failed";
 
 fn describe_exit(status: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
