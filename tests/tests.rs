@@ -27,3 +27,6 @@ mod disk_full;
 
 /// Early termination on a real corpus: ASHA prunes losing runs, keeps the best, saves steps.
 mod early_stop;
+
+/// Packed trials: the plan's packs, and packed runs that leave what lone runs leave.
+mod packing;

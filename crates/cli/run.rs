@@ -92,7 +92,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         let predicted = calibrate::predict(&todo.pending, data.vocab_size, jobs, threads_per_trial);
         let tokenizer_bytes = tokenizer.to_json()?.len() as u64;
         print_plan(&plan, data, &todo, &predicted, jobs, threads_per_trial, on_gpu);
-        print_packs(&plan, &spec.swept_keys(), &todo, packing, data.vocab_size, jobs);
+        // In the order the sweep starts them (longest first), which decides the packs.
+        let mut order: Vec<(&PlannedRun, f64)> = todo.pending.iter().copied().zip(predicted.iter().map(|s| s.unwrap_or(0.0))).collect();
+        order.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let order: Vec<&PlannedRun> = order.into_iter().map(|(r, _)| r).collect();
+        print_packs(&plan, &spec.swept_keys(), &order, packing, data.vocab_size, jobs);
         print_early_stop(&plan, &todo, &predicted, jobs);
         print_disk(&todo, data.vocab_size, tokenizer_bytes, jobs, &sweep_dir, plan.early_stop.is_some());
         return Ok(exit_code::OK);
@@ -309,7 +313,7 @@ fn print_early_stop(plan: &Plan, todo: &Pending, predicted: &[Option<f64>], jobs
 }
 
 /// The packs the sweep will train, or why it packs nothing.
-fn print_packs(plan: &Plan, swept: &[String], todo: &Pending, packing: Packing, vocab_size: usize, jobs: usize) {
+fn print_packs(plan: &Plan, swept: &[String], pending: &[&PlannedRun], packing: Packing, vocab_size: usize, jobs: usize) {
     let on_cpu = packing == Packing::Auto { on_gpu: false };
     let why_not = if packing == Packing::Off {
         Some("--no-pack")
@@ -324,7 +328,7 @@ fn print_packs(plan: &Plan, swept: &[String], todo: &Pending, packing: Packing, 
         println!("packing: none ({why}); every run trains alone in its own process");
         return;
     }
-    let packs = packing::packs(&todo.pending, jobs, &|r| packing.max_for(&r.config, vocab_size));
+    let packs = packing::packs(pending, jobs, &|r| packing.max_for(&r.config, vocab_size));
     let packed: Vec<&Vec<&PlannedRun>> = packs.iter().filter(|p| p.len() > 1).collect();
     if packed.is_empty() {
         println!(

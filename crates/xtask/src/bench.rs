@@ -256,7 +256,8 @@ fn append_to_benchmarks(root: &Path, table: &str, gpu: bool) -> Result {
     let capture = |cmd: &mut Command| cmd.output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     let date = capture(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])).unwrap_or_default();
     let commit = capture(Command::new("git").current_dir(root).args(["rev-parse", "--short", "HEAD"])).unwrap_or_else(|| "?".into());
-    let dirty = capture(Command::new("git").current_dir(root).args(["status", "--porcelain", "--untracked-files=no"])).is_some_and(|s| !s.is_empty());
+    let dirty = capture(Command::new("git").current_dir(root).args(["status", "--porcelain", "--untracked-files=no", "--", ".", ":!BENCHMARKS.md"]))
+        .is_some_and(|s| !s.is_empty());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| t.lines().find_map(|l| l.strip_prefix("model name")).map(|l| l.trim_start_matches([' ', '\t', ':']).to_string()))
