@@ -129,10 +129,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         return Ok(exit_code::STORAGE);
     }
     println!(
-        "sweep {}: {} on {} ({jobs} at a time, {threads_per_trial} thread(s) each) -> {}",
+        "sweep {}: {} on {} ({jobs} {} at a time, {threads_per_trial} thread(s) each) -> {}",
         plan.name,
         runs_in_words(&plan),
         if on_gpu { "cuda" } else { "cpu" },
+        if packing == Packing::Off || packing == Packing::Max(1) || packing == (Packing::Auto { on_gpu: false }) {
+            "trial(s)"
+        } else {
+            "trial(s) or packs of runs"
+        },
         sweep_dir.display()
     );
     let exe = std::env::current_exe().context("cannot find the sweep executable to start trials")?;
@@ -317,6 +322,8 @@ fn print_packs(plan: &Plan, swept: &[String], pending: &[&PlannedRun], packing: 
     let on_cpu = packing == Packing::Auto { on_gpu: false };
     let why_not = if packing == Packing::Off {
         Some("--no-pack")
+    } else if packing == Packing::Max(1) {
+        Some("--pack 1")
     } else if plan.adaptive() {
         Some("tpe proposes one run at a time")
     } else if plan.early_stop.is_some() {
@@ -331,10 +338,14 @@ fn print_packs(plan: &Plan, swept: &[String], pending: &[&PlannedRun], packing: 
     let packs = packing::packs(pending, jobs, &|r| packing.max_for(&r.config, vocab_size));
     let packed: Vec<&Vec<&PlannedRun>> = packs.iter().filter(|p| p.len() > 1).collect();
     if packed.is_empty() {
-        println!(
-            "packing: none ({}; --pack N packs anyway)",
-            if on_cpu { "on a CPU packing does not pay" } else { "no two pending runs share a shape, or the models are too large to gain" }
-        );
+        let why = if on_cpu {
+            "on a CPU packing was measured slower than separate trials; --pack N packs anyway"
+        } else if matches!(packing, Packing::Max(_)) {
+            "no two runs to train share a shape"
+        } else {
+            "no two runs to train share a shape, or the models are too large to gain; --pack N packs anyway"
+        };
+        println!("packing: none ({why})");
         return;
     }
     let varying: Vec<&str> = sweep_config::PER_MEMBER_SETTINGS.iter().copied().filter(|s| swept.iter().any(|k| k == s)).collect();
@@ -346,8 +357,16 @@ fn print_packs(plan: &Plan, swept: &[String], pending: &[&PlannedRun], packing: 
         if varying.is_empty() { "no swept setting".to_string() } else { varying.join(", ") }
     );
     for pack in &packed {
-        println!("  {}", pack.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(" + "));
+        let mut ids: Vec<&str> = pack.iter().map(|r| r.id.as_str()).collect();
+        ids.sort_unstable();
+        println!("  {}", ids.join(" + "));
     }
+    let cpu_note = if matches!(packing, Packing::Max(_)) && !on_gpu(plan) { "; on a CPU packs were measured slower than separate trials" } else { "" };
+    println!("  (the time and disk figures count each run as if it trained alone{cpu_note})");
+}
+
+fn on_gpu(plan: &Plan) -> bool {
+    plan.runs.iter().any(|r| train::pick_device(&r.config.train.device).is_ok_and(|d| d.is_cuda()))
 }
 
 /// "4" or "2 to 4".

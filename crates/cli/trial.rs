@@ -318,6 +318,12 @@ fn train_pack(dirs: &[RunDir], start: Instant, stop: Arc<AtomicBool>) -> Vec<(Pa
     let mut observers: Vec<CsvObserver> = dirs.iter().map(|d| CsvObserver::new(d, stop.clone(), true)).collect();
     let mut outcomes: Vec<Option<Result<train::Outcome, train::TrainError>>> = dirs.iter().map(|_| None).collect();
     for (step, members) in &groups {
+        for &i in members {
+            let others: Vec<String> = members.iter().filter(|&&j| j != i).map(|&j| dirs[j].id()).collect();
+            if !others.is_empty() {
+                say(&format!("{}pack: trains with {}", prefixes[i], others.join(", ")));
+            }
+        }
         let mut slots: Vec<(usize, &mut CsvObserver)> = observers.iter_mut().enumerate().filter(|(i, _)| members.contains(i)).collect();
         let pack: Vec<train::PackMember> = slots
             .iter_mut()

@@ -409,7 +409,7 @@ fn run<'a>(pack: &mut Pack, mut live: Vec<Live<'a>>, data: &TokenData, device: D
     let diverged_above = DIVERGED_OVER_UNIFORM * (data.vocab_size.max(2) as f64).ln();
     let size = n_params(m, data.vocab_size);
     for l in live.iter_mut() {
-        let pack_line = format!("packed with {} other run(s) of the same shape: one batched model", pack.n - 1);
+        let pack_line = format!("packed with {} other run(s) of the same shape: one batched model; the iter times below are the whole pack's step", pack.n - 1);
         l.observer.on_log(&format!("number of parameters: {:.2}M", size.without_position() as f64 / 1e6));
         l.observer.on_log(&format!("tokens per iteration will be: {tokens_per_step}"));
         l.observer.on_log(&pack_line);
