@@ -105,8 +105,9 @@ fn interrupt(pid: u32) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT);
 }
 
-/// glibc settings for trial processes (unless the user set them): keep freed memory up to
-/// 1 GiB in the heap rather than unmapping it.
+/// glibc settings for trial processes (unless the user set them, or set
+/// SWEEP_NO_MALLOC_TUNING to compare with glibc's defaults: bench/malloc_thresholds.sh):
+/// keep freed memory up to 1 GiB in the heap rather than unmapping it.
 pub const MALLOC_TUNING: [(&str, &str); 2] = [("MALLOC_MMAP_THRESHOLD_", "1073741824"), ("MALLOC_TRIM_THRESHOLD_", "1073741824")];
 
 /// Runs each trial as `<exe> trial <dir> --threads N`, output appended to the run's train.log.
@@ -153,9 +154,9 @@ impl TrialRunner for ProcessRunner {
         }
         // glibc returns a freed block above its mmap threshold to the kernel, so a step that
         // allocates and frees large activations page-faults them in anew every time; with
-        // these thresholds they are reused (measured: a 2-layer, 64-wide step 67 → 58 ms).
+        // these thresholds they are reused (bench/malloc_thresholds.sh measures it).
         for (var, value) in MALLOC_TUNING {
-            if std::env::var_os(var).is_none() {
+            if std::env::var_os(var).is_none() && std::env::var_os("SWEEP_NO_MALLOC_TUNING").is_none() {
                 command.env(var, value);
             }
         }
