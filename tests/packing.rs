@@ -44,6 +44,8 @@ fn a_packed_sweep_leaves_every_run_folder_with_the_losses_of_training_alone() {
         let summary = |out: &str| serde_json::from_str::<serde_json::Value>(&read(out, id, "summary.json")).unwrap();
         let (packed, alone) = (summary("runs_packed"), summary("runs_alone"));
         assert_eq!(packed["status"], "done");
+        assert_eq!(packed["packed_with"].as_array().map(Vec::len), Some(2), "{packed:#}");
+        assert!(alone.get("packed_with").is_none(), "a lone run's summary says nothing of packs");
         let gap = (packed["final_val_loss"].as_f64().unwrap() - alone["final_val_loss"].as_f64().unwrap()).abs();
         assert!(gap < 2e-3, "{id}: packed {} vs alone {}", packed["final_val_loss"], alone["final_val_loss"]);
         assert_eq!(packed["steps"], alone["steps"]);

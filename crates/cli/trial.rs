@@ -317,11 +317,12 @@ fn train_pack(dirs: &[RunDir], start: Instant, stop: Arc<AtomicBool>) -> Vec<(Pa
     let resumed: Vec<bool> = (0..dirs.len()).map(|i| groups.iter().any(|(step, members)| step.is_some() && members.contains(&i))).collect();
     let mut observers: Vec<CsvObserver> = dirs.iter().map(|d| CsvObserver::new(d, stop.clone(), true)).collect();
     let mut outcomes: Vec<Option<Result<train::Outcome, train::TrainError>>> = dirs.iter().map(|_| None).collect();
+    let mut mates: Vec<Vec<String>> = dirs.iter().map(|_| Vec::new()).collect();
     for (step, members) in &groups {
         for &i in members {
-            let others: Vec<String> = members.iter().filter(|&&j| j != i).map(|&j| dirs[j].id()).collect();
-            if !others.is_empty() {
-                say(&format!("{}pack: trains with {}", prefixes[i], others.join(", ")));
+            mates[i] = members.iter().filter(|&&j| j != i).map(|&j| dirs[j].id()).collect();
+            if !mates[i].is_empty() {
+                say(&format!("{}pack: trains with {}", prefixes[i], mates[i].join(", ")));
             }
         }
         let mut slots: Vec<(usize, &mut CsvObserver)> = observers.iter_mut().enumerate().filter(|(i, _)| members.contains(i)).collect();
@@ -352,16 +353,18 @@ fn train_pack(dirs: &[RunDir], start: Instant, stop: Arc<AtomicBool>) -> Vec<(Pa
         let config = configs[i].as_ref().expect("trained members have configs");
         let observer = &mut observers[i];
         let attempt = catch_unwind(AssertUnwindSafe(|| -> anyhow::Result<Summary> {
-            let out = match outcome {
+            let (out, packed_with) = match outcome {
                 // A saved state that does not load: this member starts over, alone.
                 Err(e) if resumed[i] && unusable_state(&e, dir) => {
                     say(&format!("{}warning: {e}; restarting this run from scratch", prefixes[i]));
                     loss_csv::create(&dir.loss_csv()).with_context(|| format!("creating {}", dir.loss_csv().display()))?;
-                    train::train(config, &data, device, observer, None)?
+                    (train::train(config, &data, device, observer, None)?, Vec::new())
                 }
-                other => other?,
+                other => (other?, std::mem::take(&mut mates[i])),
             };
-            finish(dir, config, params[i].clone(), &tokenizer, &data, out, observer.error.take(), start, &prefixes[i])
+            let mut summary = finish(dir, config, params[i].clone(), &tokenizer, &data, out, observer.error.take(), start, &prefixes[i])?;
+            summary.packed_with = packed_with;
+            Ok(summary)
         }));
         attempts[i] = Some(attempt);
     }

@@ -83,6 +83,10 @@ pub struct Summary {
     /// Why and where early termination stopped it (status `pruned`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pruned: Option<Pruned>,
+    /// The runs it trained with in one packed model (`--pack`): its wall time is the pack's,
+    /// and its tokens/s and GFLOP/s are its share of the pack's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packed_with: Vec<String>,
 }
 
 /// Where early termination stopped a run, and what that saved.
@@ -124,6 +128,7 @@ impl Summary {
             findings: Vec::new(),
             storage: None,
             pruned: None,
+            packed_with: Vec::new(),
         }
     }
 

@@ -178,7 +178,7 @@ fn cells(rank: usize, s: &Summary) -> Vec<String> {
             .or(s.pruned.as_ref().map(|p| p.rule.as_str()))
             .and_then(|e| e.lines().next())
             .map(|e| e.chars().take(100).collect())
-            .unwrap_or_default(),
+            .unwrap_or_else(|| if s.packed_with.is_empty() { String::new() } else { format!("packed with {} other run(s)", s.packed_with.len()) }),
     ]
 }
 
