@@ -14,7 +14,7 @@ use crate::checkpoint;
 use crate::error::TrainError;
 use crate::model::Gpt;
 use crate::optim::AdamW;
-use crate::trainer::{DIVERGED_OVER_UNIFORM, DROPOUT_STREAM, EVAL_STREAM, EvalRow, LOG_INTERVAL, Observer, Outcome, Snapshot, Stop, batch, to_tensor};
+use crate::trainer::{DROPOUT_STREAM, Divergence, EVAL_STREAM, EvalRow, LOG_INTERVAL, Observer, Outcome, Snapshot, Stop, batch, to_tensor};
 use corpus::TokenData;
 use rand::{SeedableRng, rngs::StdRng};
 use std::collections::HashMap;
@@ -135,6 +135,9 @@ struct Pack {
     dropout: Vec<f64>,
     /// 1 − dropout per member, shaped (n, 1), when the rates differ.
     keep: Option<Tensor>,
+    /// Each member's grad_clip and weight_decay, (n,).
+    grad_clip: Tensor,
+    weight_decay: Tensor,
     beta1: f64,
     beta2: f64,
     /// AdamW steps taken (equal for every member: they step together).
@@ -176,6 +179,8 @@ impl Pack {
             compute: if device.is_cuda() { Kind::BFloat16 } else { Kind::Float },
             dropout,
             keep: None,
+            grad_clip: vector(live.iter().map(|l| l.cfg.train.grad_clip), device),
+            weight_decay: vector(live.iter().map(|l| l.cfg.train.weight_decay), device),
             beta1: cfg.train.beta1,
             beta2: cfg.train.beta2,
             t: live[0].opt.steps_taken(),
@@ -200,6 +205,8 @@ impl Pack {
             }
         });
         self.dropout = keep.iter().map(|&i| self.dropout[i]).collect();
+        self.grad_clip = self.grad_clip.index_select(0, &idx);
+        self.weight_decay = self.weight_decay.index_select(0, &idx);
         self.n = keep.len() as i64;
         self.keep = self.keep_tensor(device);
     }
@@ -327,8 +334,9 @@ impl Pack {
         }
     }
 
-    /// Scales each member's gradients so their global norm is at most its `clip` (0: none).
-    fn clip(&mut self, clip: &Tensor) {
+    /// Scales each member's gradients so their global norm is at most its grad_clip (0: none).
+    fn clip(&mut self) {
+        let clip = &self.grad_clip;
         tch::no_grad(|| {
             let grads: Vec<Tensor> = self.params.iter().map(|p| p.value.grad()).filter(|g| g.defined()).collect();
             let Some(first) = grads.first() else { return };
@@ -346,7 +354,8 @@ impl Pack {
     }
 
     /// One AdamW update, each member at its own learning rate and weight decay.
-    fn step(&mut self, lr: &Tensor, decay: &Tensor) {
+    fn step(&mut self, lr: &Tensor) {
+        let decay = &self.weight_decay.shallow_clone();
         self.t += 1;
         let (b1, b2) = (self.beta1, self.beta2);
         let bias1 = 1.0 - b1.powi(self.t as i32);
@@ -406,7 +415,7 @@ fn run<'a>(pack: &mut Pack, mut live: Vec<Live<'a>>, data: &TokenData, device: D
     let train_ids = to_tensor(&data.train, device);
     let val_ids = to_tensor(&data.val, device);
     let tokens_per_step = t.tokens_per_step(m.block_size);
-    let diverged_above = DIVERGED_OVER_UNIFORM * (data.vocab_size.max(2) as f64).ln();
+    let divergence = Divergence::new(data.vocab_size);
     let size = n_params(m, data.vocab_size);
     for l in live.iter_mut() {
         let pack_line = format!("packed with {} other run(s) of the same shape: one batched model; the iter times below are the whole pack's step", pack.n - 1);
@@ -492,14 +501,12 @@ fn run<'a>(pack: &mut Pack, mut live: Vec<Live<'a>>, data: &TokenData, device: D
         let mut leaving = Vec::new();
         for (k, l) in live.iter_mut().enumerate() {
             let loss = losses[k];
-            let blew_up = !loss.is_finite() || (step >= l.cfg.train.warmup_iters && loss > diverged_above);
+            let blew_up = divergence.blew_up(loss, step, l.cfg.train.warmup_iters);
             if log_now || blew_up {
                 l.observer.on_log(&format!("iter {step}: loss {loss:.4}, time {ms:.2}ms"));
             }
             if blew_up {
-                l.observer.on_log(&format!(
-                    "loss {loss} at step {step} is not finite or above {diverged_above:.2} ({DIVERGED_OVER_UNIFORM}× the uniform-guess loss); stopping (diverged); the rest of its pack trains on"
-                ));
+                l.observer.on_log(&format!("{}; the rest of its pack trains on", divergence.line(loss, step)));
                 leaving.push((k, Stop::Diverged { step, loss }));
             }
         }
@@ -579,10 +586,8 @@ fn train_step(pack: &mut Pack, live: &[Live], lrs: &[f64], ids: &Tensor, rngs: &
         (losses.sum(Kind::Float) / t.grad_accum_steps as f64).f_backward()?;
         total += losses.detach();
     }
-    let clip = vector(live.iter().map(|l| l.cfg.train.grad_clip), device);
-    pack.clip(&clip);
-    let decay = vector(live.iter().map(|l| l.cfg.train.weight_decay), device);
-    pack.step(&vector(lrs.iter().copied(), device), &decay);
+    pack.clip();
+    pack.step(&vector(lrs.iter().copied(), device));
     let total = Vec::<f64>::try_from((total / t.grad_accum_steps as f64).to_kind(Kind::Double))?;
     Ok(total)
 }

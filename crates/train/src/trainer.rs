@@ -97,7 +97,28 @@ pub(crate) const DROPOUT_STREAM: u64 = 0xD1B5_4A32_D192_ED03;
 
 /// A loss this many times the uniform-guess loss ln(vocab) means training blew up even
 /// if it is still finite (a fresh model starts at about 1×).
-pub(crate) const DIVERGED_OVER_UNIFORM: f64 = 3.0;
+const DIVERGED_OVER_UNIFORM: f64 = 3.0;
+
+/// When a training loss means the run diverged; shared by lone and packed training.
+pub(crate) struct Divergence {
+    above: f64,
+}
+
+impl Divergence {
+    pub(crate) fn new(vocab_size: usize) -> Self {
+        Divergence { above: DIVERGED_OVER_UNIFORM * (vocab_size.max(2) as f64).ln() }
+    }
+
+    /// Not finite, or (after warmup) far above a uniform guess.
+    pub(crate) fn blew_up(&self, loss: f64, step: u64, warmup_iters: u64) -> bool {
+        !loss.is_finite() || (step >= warmup_iters && loss > self.above)
+    }
+
+    /// The train.log line that says why the run stops.
+    pub(crate) fn line(&self, loss: f64, step: u64) -> String {
+        format!("loss {loss} at step {step} is not finite or above {:.2} ({DIVERGED_OVER_UNIFORM}× the uniform-guess loss); stopping (diverged)", self.above)
+    }
+}
 
 /// Trains a model on `data` as `cfg` says; from scratch, or from the training state saved
 /// at `resume_from` (an error there means that file cannot be used).
@@ -133,7 +154,7 @@ pub fn train(
     let schedule = Schedule::from_config(t);
     let tokens_per_step = t.tokens_per_step(m.block_size);
     observer.on_log(&format!("tokens per iteration will be: {tokens_per_step}"));
-    let diverged_above = DIVERGED_OVER_UNIFORM * (data.vocab_size.max(2) as f64).ln();
+    let divergence = Divergence::new(data.vocab_size);
 
     let start = Instant::now();
     let elapsed = || elapsed_before + start.elapsed().as_secs_f64();
@@ -166,16 +187,14 @@ pub fn train(
         let mut rng = StdRng::seed_from_u64(t.seed.wrapping_add(step));
         let loss = train_step(&model, &mut opt, lr, &train_ids, cfg, &mut rng).map_err(|e| TrainError::torch(step, e))?;
         steps = step + 1;
-        let blew_up = !loss.is_finite() || (step >= t.warmup_iters && loss > diverged_above);
+        let blew_up = divergence.blew_up(loss, step, t.warmup_iters);
         if step % LOG_INTERVAL == 0 || blew_up {
             let ms = last_log.elapsed().as_secs_f64() * 1e3 / (steps - last_logged_steps).max(1) as f64;
             observer.on_log(&format!("iter {step}: loss {loss:.4}, time {ms:.2}ms"));
             (last_log, last_logged_steps) = (Instant::now(), steps);
         }
         if blew_up {
-            observer.on_log(&format!(
-                "loss {loss} at step {step} is not finite or above {diverged_above:.2} ({DIVERGED_OVER_UNIFORM}× the uniform-guess loss); stopping (diverged)"
-            ));
+            observer.on_log(&divergence.line(loss, step));
             stop = Stop::Diverged { step, loss };
             break;
         }
