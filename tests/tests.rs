@@ -30,3 +30,10 @@ mod early_stop;
 
 /// Packed trials: the plan's packs, and packed runs that leave what lone runs leave.
 mod packing;
+
+/// `sweep status` of a local sweep: running, orphaned and finished runs.
+mod status;
+
+/// The Slurm backend against a real single-node Slurm: submit, cancel and resubmit, a killed
+/// task's run taken over, TPE and early termination through array tasks.
+mod slurm;

@@ -21,6 +21,11 @@ pub enum Command {
     Sample(SampleArgs),
     /// Explain a loss curve: a run folder, a sweep folder (every run), or a nanoGPT training log
     Diagnose(DiagnoseArgs),
+    /// What every run of a sweep is doing now (pending, running where and at which step, or
+    /// how it ended), and for a Slurm sweep its job array's tasks
+    Status(StatusArgs),
+    /// Cancel a sweep's Slurm job array; its runs stay resumable and the same `sweep run` resubmits them
+    Cancel(CancelArgs),
     /// Train one prepared run folder (used by `sweep run`; one process per trial)
     #[command(hide = true)]
     Trial(TrialArgs),
@@ -56,6 +61,92 @@ pub struct RunArgs {
     /// Train every run alone in its own process
     #[arg(long)]
     pub no_pack: bool,
+    /// Where runs train: on this machine, or as a Slurm job array (one task per run) that
+    /// `sweep run` submits and returns from
+    #[arg(long, value_enum, default_value_t = Backend::Local)]
+    pub backend: Backend,
+    #[command(flatten)]
+    pub slurm: SlurmArgs,
+    /// Run as one task of a Slurm job array (submit.sbatch passes it): train one run, take
+    /// over runs whose worker died, exit
+    #[arg(long, hide = true)]
+    pub array_task: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum Backend {
+    Local,
+    Slurm,
+}
+
+/// sbatch settings; each overrides the spec's `slurm:` section.
+#[derive(clap::Args, Debug, Default)]
+#[command(next_help_heading = "Slurm (with --backend slurm; each overrides the spec's slurm: section)")]
+pub struct SlurmArgs {
+    /// Partition (queue) the tasks run in
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// GPUs each task gets
+    #[arg(long, value_name = "N")]
+    pub gpus_per_task: Option<u64>,
+    /// CPU cores each task gets (also the trial's libtorch threads)
+    #[arg(long, value_name = "N")]
+    pub cpus_per_task: Option<u64>,
+    /// Memory each task gets, e.g. 16G
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// Time limit of each task, e.g. 01:30:00; the trial saves its state before it
+    #[arg(long, value_name = "HH:MM:SS")]
+    pub time: Option<String>,
+    /// Tasks running at once [default: all]
+    #[arg(long, value_name = "K")]
+    pub max_parallel: Option<u64>,
+    /// One more sbatch option, e.g. --sbatch-arg=--account=lab (repeat for more)
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub sbatch_arg: Vec<String>,
+}
+
+impl SlurmArgs {
+    pub fn settings(&self) -> sweep::exec::slurm::Settings {
+        sweep::exec::slurm::Settings {
+            partition: self.partition.clone(),
+            gpus_per_task: self.gpus_per_task,
+            cpus_per_task: self.cpus_per_task,
+            mem: self.mem.clone(),
+            time: self.time.clone(),
+            max_parallel: self.max_parallel,
+            sbatch_args: self.sbatch_arg.clone(),
+        }
+    }
+
+    /// The flags given, as the user typed them, for "applies only to --backend slurm".
+    pub fn given(&self) -> Vec<&'static str> {
+        let s = self.settings();
+        [
+            ("--partition", s.partition.is_some()),
+            ("--gpus-per-task", s.gpus_per_task.is_some()),
+            ("--cpus-per-task", s.cpus_per_task.is_some()),
+            ("--mem", s.mem.is_some()),
+            ("--time", s.time.is_some()),
+            ("--max-parallel", s.max_parallel.is_some()),
+            ("--sbatch-arg", !s.sbatch_args.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// A sweep folder such as runs/feiniao [default: the most recently changed folder in runs/]
+    pub sweep_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CancelArgs {
+    /// The sweep folder whose Slurm job arrays to cancel, such as runs/feiniao
+    pub sweep_dir: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]

@@ -8,6 +8,8 @@ mod exit_code;
 mod report;
 mod run;
 mod sample;
+mod slurm;
+mod status;
 mod trial;
 
 use args::{Cli, Command};
@@ -19,12 +21,17 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SWEEP_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
+    // `sweep status | head` ends quietly when head has read enough, as Unix tools do.
+    // SAFETY: restoring the default disposition of SIGPIPE, before any thread starts.
+    let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run::run(a),
         Command::Report(a) => report::report(a),
         Command::Sample(a) => sample::sample(a),
         Command::Diagnose(a) => diagnose::diagnose(a),
+        Command::Status(a) => status::status(a),
+        Command::Cancel(a) => status::cancel(a),
         Command::Trial(a) => trial::trial(a),
     };
     match result {

@@ -29,9 +29,8 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
 }
 
 /// The most recently modified sweep folder under `runs`.
-fn latest_sweep(runs: &Path) -> anyhow::Result<PathBuf> {
-    let entries = std::fs::read_dir(runs)
-        .with_context(|| format!("no sweep folder given and cannot read {}; pass one, e.g. `sweep report runs/feiniao`", runs.display()))?;
+pub(crate) fn latest_sweep(runs: &Path) -> anyhow::Result<PathBuf> {
+    let entries = std::fs::read_dir(runs).with_context(|| format!("no sweep folder given and cannot read {}; pass one, e.g. runs/feiniao", runs.display()))?;
     entries
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_dir())

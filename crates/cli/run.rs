@@ -1,7 +1,7 @@
 //! `sweep run`: spec → validated plan → data checks for every run → dry-run table or the
 //! sweep itself, one `sweep trial` child process per run.
 
-use crate::args::RunArgs;
+use crate::args::{Backend, RunArgs};
 use crate::calibrate;
 use crate::exit_code;
 use anyhow::Context;
@@ -27,6 +27,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         }
     };
     let (spec, mut plan, corpus) = (checked.spec, checked.plan, checked.corpus);
+    if a.backend == Backend::Local
+        && let Some(flag) = a.slurm.given().first()
+    {
+        eprintln!("sweep: error: {flag} applies to Slurm submissions; add --backend slurm (or leave {flag} out to train here)");
+        return Ok(exit_code::USAGE);
+    }
     if let Some(device) = &a.device {
         // A device that is misspelt or not here fails every run: refuse it before training.
         let mut probe = sweep_config::RunConfig::with_data("");
@@ -56,6 +62,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         (false, Some(n)) => Packing::Max(n),
         (false, None) => Packing::Auto { on_gpu },
     };
+    // A Slurm array task is one worker training one run at a time with its task's cores.
+    let (jobs, threads_per_trial, packing) =
+        if a.array_task { (1, crate::slurm::task_cores().unwrap_or(cores), Packing::Off) } else { (jobs, threads_per_trial, packing) };
     let sweep_dir = spec.sweep_dir(&a.out);
     let rerun = Rerun { failed: a.retry_failed, pruned: a.resume_pruned };
     if plan.adaptive() {
@@ -66,6 +75,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         }
     }
     let known = scheduler::known_runs(&plan, &sweep_dir);
+    if a.array_task || a.backend == Backend::Slurm {
+        // Runs whose Slurm task ended without finishing them: Slurm's reason into their summaries.
+        for settled in sweep::exec::slurm::settle::settle(&known, &sweep_dir) {
+            println!("{}", settled.line());
+        }
+    }
     let mut todo = scheduler::pending_runs(&known, &sweep_dir, rerun);
     // TPE proposes its runs as it goes: random draws from the space stand for those not
     // proposed yet in the estimates.
@@ -75,6 +90,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         Vec::new()
     };
     todo.pending.extend(stand_ins.iter());
+    if a.backend == Backend::Slurm {
+        return crate::slurm::submit(&a, &spec, &plan, &todo, &sweep_dir);
+    }
     if a.dry_run {
         // The run would be refused: say why, without a plan of what cannot run.
         if !todo.conflicts.is_empty() {
@@ -156,6 +174,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         predicted_s: Arc::new(predicted),
         packing,
         predicted_in_seconds: in_seconds,
+        quota: a.array_task.then_some(1),
     };
     let outcome = scheduler::run_sweep(&plan, &sweep_dir, &tokenizer_json, &runner, &control, opts);
     signals.close();
@@ -167,7 +186,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         0 => format!("{done} done"),
         pruned => format!("{done} done, {pruned} pruned"),
     };
-    let elsewhere = if outcome.elsewhere > 0 { format!(", {} being trained by another worker", outcome.elsewhere) } else { String::new() };
+    let mut elsewhere = if outcome.elsewhere > 0 { format!(", {} being trained by another worker", outcome.elsewhere) } else { String::new() };
+    if outcome.left > 0 {
+        elsewhere.push_str(&format!(", {} left to other array tasks", outcome.left));
+    }
     if let Some(stop) = &outcome.storage {
         println!(
             "sweep {}: stopped: {}; {done}, {interrupted} interrupted, {failed} failed, {diverged} diverged, {} not started{elsewhere}",

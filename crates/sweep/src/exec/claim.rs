@@ -1,8 +1,10 @@
 //! Per-run claim files, so that several `sweep run` workers (on one machine, or on several
 //! sharing a filesystem) split a sweep without training any run twice. `claim.json` in a
 //! run folder names its owner (host, pid) and carries a heartbeat; a claim whose owner is
-//! dead (same host) or whose heartbeat is stale (any host) is taken over.
+//! dead (same host), whose heartbeat is stale (any host), or whose Slurm task has ended
+//! (`--backend slurm`: asked of squeue) is taken over.
 
+use crate::exec::slurm::{self, Task};
 use serde::{Deserialize, Serialize};
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -21,6 +23,9 @@ pub struct ClaimFile {
     pub pid: u32,
     pub started_unix: u64,
     pub heartbeat_unix: u64,
+    /// The Slurm task of the owner, when a Slurm job array runs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<Task>,
 }
 
 /// A claim this process holds; released (file removed) by `release`.
@@ -51,6 +56,15 @@ pub fn stale_reason(c: &ClaimFile, host: &str) -> Option<String> {
     if c.host == host && !pid_alive(c.pid) {
         return Some(format!("its owner (pid {} on {}) is not running", c.pid, c.host));
     }
+    if let Some(task) = &c.slurm {
+        // A requeued task starts again under the same job id: its earlier start is gone.
+        if Task::from_env().is_some_and(|me| me.job_id == task.job_id) && (c.host != host || c.pid != std::process::id()) {
+            return Some(format!("an earlier start of this {} held it", task.describe()));
+        }
+        if slurm::command::alive(&task.job_id) == Some(false) {
+            return Some(format!("its owner's {} has ended", task.describe()));
+        }
+    }
     let age = now().saturating_sub(c.heartbeat_unix);
     (age > STALE_AFTER_SECS).then(|| format!("its owner ({}:{}) has not sent a heartbeat for {age} s", c.host, c.pid))
 }
@@ -64,7 +78,7 @@ pub fn read(dir: &Path) -> Option<ClaimFile> {
 pub fn try_claim(dir: &Path, on_takeover: &mut dyn FnMut(String)) -> std::io::Result<Option<Claim>> {
     let path = dir.join("claim.json");
     let host = hostname();
-    let me = ClaimFile { host: host.clone(), pid: std::process::id(), started_unix: now(), heartbeat_unix: now() };
+    let me = ClaimFile { host: host.clone(), pid: std::process::id(), started_unix: now(), heartbeat_unix: now(), slurm: Task::from_env() };
     for _ in 0..2 {
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut f) => {
@@ -157,7 +171,7 @@ mod tests {
         assert!(!dir.path().join("claim.json").exists());
 
         // A claim by a process that does not exist on this host is stale at once.
-        let dead = ClaimFile { host: hostname(), pid: 999_999_999, started_unix: now(), heartbeat_unix: now() };
+        let dead = ClaimFile { host: hostname(), pid: 999_999_999, started_unix: now(), heartbeat_unix: now(), slurm: None };
         std::fs::write(dir.path().join("claim.json"), serde_json::to_string(&dead).unwrap()).unwrap();
         let taken = try_claim(dir.path(), &mut |r| notes.push(r)).unwrap();
         assert!(taken.is_some());
@@ -165,7 +179,7 @@ mod tests {
 
         // Another host's claim is stale only when its heartbeat is old.
         taken.unwrap().release();
-        let far = ClaimFile { host: "other-host".into(), pid: 1, started_unix: 0, heartbeat_unix: now() };
+        let far = ClaimFile { host: "other-host".into(), pid: 1, started_unix: 0, heartbeat_unix: now(), slurm: None };
         std::fs::write(dir.path().join("claim.json"), serde_json::to_string(&far).unwrap()).unwrap();
         assert!(try_claim(dir.path(), &mut |_| {}).unwrap().is_none());
         let old = ClaimFile { heartbeat_unix: now() - STALE_AFTER_SECS - 5, ..far };

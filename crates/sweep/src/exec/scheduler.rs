@@ -50,6 +50,9 @@ pub struct Options {
     pub predicted_in_seconds: bool,
     /// Which runs train packed into one model (off for adaptive methods and early stopping).
     pub packing: Packing,
+    /// Jobs (runs or packs) this worker trains before it only takes over runs whose worker
+    /// died; None: no limit. A Slurm array task trains one, leaving the rest to other tasks.
+    pub quota: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +63,8 @@ pub struct SweepOutcome {
     pub skipped: usize,
     /// Runs another live worker was training.
     pub elsewhere: usize,
+    /// Runs left to other workers because this one trained its quota.
+    pub left: usize,
     /// Runs not started because the sweep stopped (Ctrl-C, or a failing output filesystem).
     pub not_started: usize,
     /// Ctrl-C (or SIGTERM) stopped the sweep.
@@ -87,6 +92,8 @@ pub struct Control {
     pub(crate) pruning: Mutex<HashMap<String, Decision>>,
     /// The first output-filesystem failure, which stopped the sweep.
     storage: Mutex<Option<StorageStop>>,
+    /// The signal that stopped the sweep, in words, for the summaries of the runs it interrupted.
+    pub stopped_by: Mutex<Option<String>>,
 }
 
 /// Why a sweep stopped on its output filesystem, for its last line.
@@ -299,9 +306,13 @@ pub fn run_sweep(
         let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<(PlannedRun, Attempt)>>();
         let mut running = 0;
         let mut exhausted = false;
+        // Jobs that trained a run, against the quota; runs offered as orphans once it is met.
+        let mut trained = 0;
+        let mut orphans_tried = std::collections::HashSet::new();
         loop {
             while running < opts.jobs.max(1) && !exhausted && !control.stopping.load(Ordering::SeqCst) {
-                match proposer.next() {
+                let next = if opts.quota.is_some_and(|q| trained >= q) { Ok(orphan(plan, sweep_dir, opts.rerun, &mut orphans_tried)) } else { proposer.next() };
+                match next {
                     Ok(Some(run)) => {
                         running += 1;
                         let max = opts.packing.max_for(&run.config, opts.vocab_size);
@@ -343,6 +354,9 @@ pub fn run_sweep(
             }
             let Ok(finished_job) = done_rx.recv() else { break };
             running -= 1;
+            if finished_job.iter().any(|(_, a)| matches!(a, Attempt::Ran(_))) {
+                trained += 1;
+            }
             // A run finished elsewhere may let an adaptive method propose again.
             exhausted = exhausted && !plan.adaptive();
             for (run, result) in finished_job {
@@ -354,7 +368,9 @@ pub fn run_sweep(
                     Attempt::Ran(summary) => {
                         out.ran.push(*summary.clone());
                         bar.inc(1);
-                        bar.suspend(|| println!("[{}/{total}] {}", out.ran.len(), one_line(&summary)));
+                        // An array task trains one run of many: its count would mislead.
+                        let count = if opts.quota.is_some() { "trained:".to_string() } else { format!("[{}/{total}]", out.ran.len()) };
+                        bar.suspend(|| println!("{count} {}", one_line(&summary)));
                         if !control.storage_failed()
                             && let Err(e) = report::write_sweep_reports(sweep_dir)
                         {
@@ -372,6 +388,8 @@ pub fn run_sweep(
         }
         if control.stopping.load(Ordering::SeqCst) {
             out.not_started += proposer.remaining();
+        } else if opts.quota.is_some_and(|q| trained >= q) {
+            out.left = proposer.remaining();
         }
     });
     if let Some(e) = proposer_error {
@@ -382,6 +400,20 @@ pub fn run_sweep(
     out.storage = control.storage.lock().unwrap_or_else(|e| e.into_inner()).clone();
     out.interrupted = control.stopping.load(Ordering::SeqCst);
     Ok(out)
+}
+
+/// A run whose worker died (its claim is stale) that this worker has not tried yet, for a
+/// worker that trained its quota: it takes over what no other worker will.
+fn orphan(plan: &Plan, sweep_dir: &Path, rerun: Rerun, tried: &mut std::collections::HashSet<String>) -> Option<PlannedRun> {
+    let host = claim::hostname();
+    let run = known_runs(plan, sweep_dir).into_iter().find(|r| {
+        let dir = RunDir::new(sweep_dir.join(&r.id));
+        !tried.contains(&r.id)
+            && rerun.wants(dir.read_summary().map(|s| s.status))
+            && claim::read(&dir.path).is_some_and(|c| claim::stale_reason(&c, &host).is_some())
+    })?;
+    tried.insert(run.id.clone());
+    Some(run)
 }
 
 /// Sets the flag when dropped.
@@ -599,6 +631,13 @@ fn attempts(
             mark_pruned(&mut summary, decision, run, &dir);
         }
         control.children.forget(&run.id);
+        if let Some(mut task) = crate::exec::slurm::Task::from_env() {
+            if summary.status == Status::Interrupted && summary.storage.is_none() {
+                task.state = Some("SIGNALLED".into());
+                task.reason = control.stopped_by.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            }
+            summary.slurm = Some(task);
+        }
         let _ = dir.write_summary(&summary);
         if let Some(cause) = summary.storage {
             dir.remove_temporary_files();
@@ -663,23 +702,39 @@ fn heartbeats(control: &Control, finished: &AtomicBool, every_second: &dyn Fn())
     }
 }
 
-/// Handles SIGINT and SIGTERM for the sweep: the first stops new trials and forwards
-/// SIGINT to running ones (they checkpoint and stop); the second kills them and exits.
+/// Handles SIGINT, SIGTERM and SIGUSR1 (Slurm's warning before the time limit) for the
+/// sweep: the first stops new trials and forwards SIGINT to running ones (they checkpoint
+/// and stop); the second kills them and exits.
 pub fn handle_signals(control: Arc<Control>) -> anyhow::Result<signal_hook::iterator::Handle> {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
+    use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGUSR1])?;
     let handle = signals.handle();
     std::thread::spawn(move || {
         // Counted here, not by `stopping`: a sweep already stopping for a full disk still
         // lets its trials save on the user's first Ctrl-C.
-        let mut received = 0;
-        for _ in signals.forever() {
-            received += 1;
+        let mut first: Option<i32> = None;
+        for signal in signals.forever() {
             let running = control.children.pids().len();
-            if received == 1 {
+            let why = match signal {
+                SIGUSR1 => "stopped by SIGUSR1: the Slurm time limit was near (--signal)",
+                SIGTERM => "stopped by SIGTERM (scancel, preemption or a shutdown)",
+                _ => "stopped by SIGINT (Ctrl-C)",
+            };
+            control.stopped_by.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| why.to_string());
+            // Slurm signals every process of a job and its batch shell passes signals on too:
+            // a TERM or USR1 after a TERM or USR1 is the same request, not a second Ctrl-C.
+            let repeat = first.is_some_and(|f| f != SIGINT) && signal != SIGINT;
+            if repeat {
+                continue;
+            }
+            let is_first = first.is_none();
+            first.get_or_insert(signal);
+            if is_first {
                 control.stop();
-                eprintln!("\nstopping: no new runs; {running} running run(s) save their state and stop (Ctrl-C again to stop at once)");
+                let again = if signal == SIGINT { " (Ctrl-C again to stop at once)" } else { "" };
+                eprintln!("\nstopping ({why}): no new runs; {running} running run(s) save their state and stop{again}");
             } else {
                 for pid in control.children.pids() {
                     let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);

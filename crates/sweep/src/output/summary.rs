@@ -87,6 +87,10 @@ pub struct Summary {
     /// and its tokens/s and GFLOP/s are its share of the pack's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packed_with: Vec<String>,
+    /// The Slurm array task that trained it last (`--backend slurm`), with Slurm's state
+    /// and reason when the task ended without finishing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<crate::exec::slurm::Task>,
 }
 
 /// Where early termination stopped a run, and what that saved.
@@ -129,6 +133,7 @@ impl Summary {
             storage: None,
             pruned: None,
             packed_with: Vec::new(),
+            slurm: None,
         }
     }
 

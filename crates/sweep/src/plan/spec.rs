@@ -4,9 +4,10 @@
 //! (not just the first), and remembers where each value was written (`Places`) so that
 //! later checks can point there too. `plan` validates combinations and expands the grid.
 //! Besides `grid:`, a spec may search a `space:` (`method: random` or `tpe`) and stop
-//! hopeless runs early (`early_stop:`).
+//! hopeless runs early (`early_stop:`) and say what Slurm array tasks ask for (`slurm:`).
 
 use crate::error::{Problem, SpecError};
+use crate::exec::slurm::Settings as SlurmSettings;
 use crate::plan::space::{Dist, Space};
 use crate::plan::yaml::{self, Field};
 use crate::prune::{EarlyStop, PruneMethod};
@@ -56,6 +57,9 @@ pub struct Spec {
     /// Stop runs that are clearly losing (ASHA or median pruning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stop: Option<EarlyStop>,
+    /// What each Slurm array task asks for (`sweep run --backend slurm`; flags override it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<SlurmSettings>,
 }
 
 /// How a sweep chooses its runs.
@@ -127,7 +131,8 @@ pub struct Parsed {
     pub problems: Vec<Problem>,
 }
 
-const TOP_KEYS: &[&str] = &["name", "data", "settings", "grid", "sample", "max_retries", "method", "n_runs", "search_seed", "n_startup", "space", "early_stop"];
+const TOP_KEYS: &[&str] =
+    &["name", "data", "settings", "grid", "sample", "max_retries", "method", "n_runs", "search_seed", "n_startup", "space", "early_stop", "slurm"];
 
 const DATA_FIELDS: &[(&str, Field)] = &[
     ("path", Field::Scalar(ValueKind::Text, false)),
@@ -149,6 +154,16 @@ const EARLY_STOP_FIELDS: &[(&str, Field)] = &[
     ("min_steps", Field::Scalar(ValueKind::Whole, false)),
     ("reduction_factor", Field::Scalar(ValueKind::Whole, false)),
     ("min_runs", Field::Scalar(ValueKind::Whole, false)),
+];
+
+const SLURM_FIELDS: &[(&str, Field)] = &[
+    ("partition", Field::Scalar(ValueKind::Text, false)),
+    ("gpus_per_task", Field::Scalar(ValueKind::Whole, false)),
+    ("cpus_per_task", Field::Scalar(ValueKind::Whole, false)),
+    ("mem", Field::Scalar(ValueKind::Text, false)),
+    ("time", Field::Scalar(ValueKind::Text, false)),
+    ("max_parallel", Field::Scalar(ValueKind::Whole, false)),
+    ("sbatch_args", Field::List(ValueKind::Text)),
 ];
 
 /// The distributions a `space:` setting may name.
@@ -199,6 +214,7 @@ impl Spec {
             n_startup: None,
             space: IndexMap::new(),
             early_stop: None,
+            slurm: None,
         }
     }
 }
@@ -317,6 +333,18 @@ impl Reader {
                     }
                     for (l, m) in bad {
                         self.problem(l, m);
+                    }
+                }
+                "slurm" => {
+                    self.places.insert_at("slurm".into(), line, value);
+                    let read = self.section("slurm", value, line, SLURM_FIELDS, &[], SlurmSettings::default());
+                    let problems = read.problems();
+                    for (key, message) in &problems {
+                        let at = self.places.line(&format!("slurm.{key}")).or(line);
+                        self.problem(at, format!("slurm.{message}"));
+                    }
+                    if problems.is_empty() {
+                        spec.slurm = Some(read);
                     }
                 }
                 other => {
@@ -709,7 +737,7 @@ grid:
             messages(&text),
             [
                 "3: data.pth is not a known key of data:; did you mean `path`? (known: path, tokenizer, vocab_size, tokenizer_path, val_fraction)",
-                "7: gird is not a known top-level key; did you mean `grid`? (known: name, data, settings, grid, sample, max_retries, method, n_runs, search_seed, n_startup, space, early_stop)",
+                "7: gird is not a known top-level key; did you mean `grid`? (known: name, data, settings, grid, sample, max_retries, method, n_runs, search_seed, n_startup, space, early_stop, slurm)",
             ]
         );
     }
@@ -767,6 +795,25 @@ grid:
         assert_eq!(
             messages("name: ''\ndata:\n  path: \"\"\n"),
             ["1: name is empty; give the sweep a name (its runs go to runs/<name>/)", "3: data.path is empty; give the path of the text file to train on"]
+        );
+    }
+
+    #[test]
+    fn the_slurm_section_is_read_and_its_mistakes_point_at_their_lines() {
+        let ok =
+            Spec::parse("name: s\ndata:\n  path: d.txt\nslurm:\n  partition: gpu\n  time: \"01:00:00\"\n  max_parallel: 4\n  sbatch_args: [--qos=short]\n");
+        assert!(ok.problems.is_empty(), "{:?}", ok.problems);
+        let slurm = ok.spec.slurm.unwrap();
+        assert_eq!((slurm.partition.as_deref(), slurm.time.as_deref(), slurm.max_parallel), (Some("gpu"), Some("01:00:00"), Some(4)));
+        assert_eq!(slurm.sbatch_args, ["--qos=short"]);
+        let text = "name: s\ndata:\n  path: d.txt\nslurm:\n  time: 1h\n  mem: lots\n  gpus: 1\n";
+        assert_eq!(
+            messages(text),
+            [
+                "7: slurm.gpus is not a known key of slurm:; did you mean `gpus_per_task`? (known: partition, gpus_per_task, cpus_per_task, mem, time, max_parallel, sbatch_args)",
+                "5: slurm.time \"1h\" must be a Slurm time limit such as 90 (minutes), 01:30:00 or 2-00:00:00 (days-hours:minutes:seconds)",
+                "6: slurm.mem \"lots\" must be a whole number with an optional unit K, M, G or T (e.g. 16G), as sbatch --mem takes",
+            ]
         );
     }
 

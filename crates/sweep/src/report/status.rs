@@ -1,0 +1,152 @@
+//! What every run of a sweep folder is doing now, for `sweep status`: pending, running
+//! (where, at which step, in which Slurm task), held by a worker that is gone, or how it
+//! ended. Read from the run folders and their claims only, so it serves local and Slurm
+//! sweeps alike.
+
+use crate::exec::claim::{self, ClaimFile};
+use crate::exec::scheduler::known_runs;
+use crate::output::run_dir::RunDir;
+use crate::output::summary::Summary;
+use crate::plan::spec::{Places, Spec};
+use crate::plan::{Plan, PlannedRun};
+use anyhow::Context;
+use std::path::Path;
+
+/// The state of one run.
+#[derive(Debug, Clone)]
+pub enum State {
+    /// No worker has it and it has not ended: the next worker trains it.
+    Pending,
+    /// A live worker holds it; the last step its train.log shows.
+    Running { claim: ClaimFile, step: Option<u64> },
+    /// Its claim's owner is gone (why); the next worker takes it over.
+    Orphaned { claim: ClaimFile, why: String, step: Option<u64> },
+    /// It ended: done, failed, diverged, interrupted or pruned.
+    Ended(Box<Summary>),
+}
+
+#[derive(Debug, Clone)]
+pub struct RunState {
+    pub id: String,
+    pub max_iters: u64,
+    pub state: State,
+}
+
+/// A sweep folder's runs and their states; `more` counts runs a search method has still to
+/// propose (TPE proposes as runs finish).
+pub struct SweepState {
+    pub name: String,
+    pub runs: Vec<RunState>,
+    pub more: usize,
+}
+
+/// The plan a sweep folder was run with, from its sweep.json.
+pub fn plan_of(sweep_dir: &Path) -> anyhow::Result<Plan> {
+    let path = sweep_dir.join("sweep.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!("cannot read {}: is {} a sweep folder (runs/<sweep name>) that `sweep run` has started?", path.display(), sweep_dir.display())
+    })?;
+    let spec: Spec = serde_json::from_str(&text).with_context(|| format!("{} is not a sweep.json this version of sweep reads", path.display()))?;
+    let (plan, problems) = Plan::build(&spec, &Places::default());
+    if let Some(p) = problems.first() {
+        anyhow::bail!("the spec saved in {} no longer plans: {}", path.display(), p.message);
+    }
+    Ok(plan)
+}
+
+pub fn read(sweep_dir: &Path) -> anyhow::Result<SweepState> {
+    let plan = plan_of(sweep_dir)?;
+    let known = known_runs(&plan, sweep_dir);
+    let host = claim::hostname();
+    let runs: Vec<RunState> = known.iter().map(|r| state_of(r, sweep_dir, &host)).collect();
+    let more = if plan.adaptive() { plan.n_runs.saturating_sub(known.len()) } else { 0 };
+    Ok(SweepState { name: plan.name.clone(), runs, more })
+}
+
+fn state_of(run: &PlannedRun, sweep_dir: &Path, host: &str) -> RunState {
+    let dir = RunDir::new(sweep_dir.join(&run.id));
+    let max_iters = run.config.train.max_iters;
+    let state = match (claim::read(&dir.path), dir.read_summary()) {
+        (Some(c), summary) => {
+            let step = last_step(&dir);
+            match claim::stale_reason(&c, host) {
+                Some(why) => Orphaned { claim: c, why, step },
+                // A worker finishing a run releases its claim right after the summary.
+                None if summary.is_some_and(|s| s.status != crate::Status::Interrupted) => Running { claim: c, step: Some(max_iters) },
+                None => Running { claim: c, step },
+            }
+        }
+        (None, Some(s)) => State::Ended(Box::new(s)),
+        (None, None) => State::Pending,
+    };
+    RunState { id: run.id.clone(), max_iters, state }
+}
+
+use State::{Orphaned, Running};
+
+/// The last step train.log reports ("iter 120: …" or "step 100: …").
+fn last_step(dir: &RunDir) -> Option<u64> {
+    dir.log_tail(40).lines().rev().find_map(|l| {
+        let rest = l.trim_start().strip_prefix("iter ").or_else(|| l.trim_start().strip_prefix("step "))?;
+        rest.split(':').next()?.trim().parse().ok()
+    })
+}
+
+impl RunState {
+    /// pending, running, orphaned, or the ended status (pruned@100 with its step).
+    pub fn label(&self) -> String {
+        match &self.state {
+            State::Pending => "pending".into(),
+            Running { .. } => "running".into(),
+            Orphaned { .. } => "orphaned".into(),
+            State::Ended(s) => s.status_text(),
+        }
+    }
+
+    /// Where and how far, or how it ended, in a few words.
+    pub fn detail(&self) -> String {
+        let at = |step: &Option<u64>| step.map_or("starting".to_string(), |s| format!("step {s} of {}", self.max_iters));
+        let owner = |c: &ClaimFile| match &c.slurm {
+            Some(t) => format!("{} (pid {})", t.describe(), c.pid),
+            None => format!("{} pid {}", c.host, c.pid),
+        };
+        match &self.state {
+            State::Pending => String::new(),
+            Running { claim, step } => format!("{} on {}", at(step), owner(claim)),
+            Orphaned { claim, why, step } => format!("{} when {} stopped: {why}; the next worker takes it over", at(step), owner(claim)),
+            State::Ended(s) => {
+                let numbers = match (s.best_val_loss, s.best_step) {
+                    (Some(b), Some(step)) => format!("best val {b:.4} @ {step}"),
+                    _ => String::new(),
+                };
+                let error = s.error.as_deref().and_then(|e| e.lines().next()).unwrap_or_default();
+                let task = s.slurm.as_ref().filter(|_| error.is_empty()).map(|t| format!("({})", t.describe())).unwrap_or_default();
+                [numbers.as_str(), error, task.as_str()].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("  ")
+            }
+        }
+    }
+}
+
+impl SweepState {
+    /// "12 runs: 5 done, 2 running, 4 pending, 1 interrupted"
+    pub fn counts(&self) -> String {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for r in &self.runs {
+            let label = match &r.state {
+                State::Ended(s) => s.status.as_str().to_string(),
+                _ => r.label(),
+            };
+            match counts.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((label, 1)),
+            }
+        }
+        counts.sort_by_key(|(l, _)| ["done", "running", "pending", "orphaned", "interrupted", "pruned", "failed", "diverged"].iter().position(|x| x == l));
+        let mut parts: Vec<String> = counts.into_iter().map(|(l, n)| format!("{n} {l}")).collect();
+        if self.more > 0 {
+            parts.push(format!("{} still to propose", self.more));
+        }
+        let n = self.runs.len() + self.more;
+        format!("{n} run{}: {}", if n == 1 { "" } else { "s" }, parts.join(", "))
+    }
+}
