@@ -208,3 +208,40 @@ fn tpe_proposals_and_early_termination_work_through_slurm() {
     let decisions = w.text("runs/tp/early_stop.jsonl");
     assert!(decisions.contains("\"compared_with\":[["), "{decisions}");
 }
+
+#[test]
+fn a_task_killed_outright_leaves_slurms_verdict_in_its_runs_summary() {
+    let _slurm = slurm();
+    let w = SweepDir::new();
+    slow_spec(&w, "ko", 3000, "  lr: [1e-3]\n");
+    let job = submit(&w, "sweeps/ko.yaml", &[]);
+    let rows = || w.text("runs/ko/lr1e-3/loss.csv").lines().count();
+    wait_for("the task to make progress", Duration::from_secs(120), || rows() >= 3);
+    // SIGKILL to the task's batch shell and its worker at once (the trial dies with its
+    // worker), as an out-of-memory kill of the task or a dying node would: nothing of ours gets
+    // to write a summary or release the claim.
+    let claim: serde_json::Value = serde_json::from_str(&w.text("runs/ko/lr1e-3/claim.json")).unwrap();
+    let worker = claim["pid"].as_u64().unwrap() as i32;
+    let stat = std::fs::read_to_string(format!("/proc/{worker}/stat")).unwrap();
+    let shell: i32 = stat.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    for pid in [shell, worker] {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    }
+    wait_for_job(&w, "ko", &job, Duration::from_secs(60));
+    assert!(w.run_dir("ko", "lr1e-3").join("claim.json").exists(), "the killed worker left its claim");
+
+    let out = w.sweep(&["status", "runs/ko"]);
+    let text = stdout(&out);
+    assert!(text.contains(&format!("lr1e-3: Slurm task {job}_0 on ")) && text.contains("interrupted, the next worker resumes it"), "{text}");
+    let s = w.summary("ko", "lr1e-3");
+    assert_eq!(s["status"], "interrupted", "{s:#}");
+    assert!(s["slurm"]["state"].as_str().is_some_and(|st| st != "SIGNALLED"), "Slurm's own state: {s:#}");
+    assert!(s["error"].as_str().unwrap().starts_with(&format!("Slurm task {job}_0 on ")), "{s:#}");
+    assert!(w.text("runs/ko/lr1e-3/train.log").contains(&format!("Slurm task {job}_0 on ")), "train.log keeps the verdict");
+    assert!(!w.run_dir("ko", "lr1e-3").join("claim.json").exists(), "the dead task's claim is released");
+
+    let again = submit(&w, "sweeps/ko.yaml", &[]);
+    wait_for_job(&w, "ko", &again, Duration::from_secs(300));
+    assert_complete(&w, "ko", 1, 3000);
+    assert!(w.text("runs/ko/lr1e-3/train.log").contains("resuming at step"));
+}

@@ -141,6 +141,9 @@ impl SlurmArgs {
 pub struct StatusArgs {
     /// A sweep folder such as runs/feiniao [default: the most recently changed folder in runs/]
     pub sweep_dir: Option<PathBuf>,
+    /// List every pending run, not only how many there are
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(clap::Args, Debug)]

@@ -126,7 +126,8 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     // On a GPU the sweep process does not time shapes itself (it would hold GPU memory the
     // trials need for the whole sweep): the time left starts from relative costs (FLOPs) and
     // is in seconds once the first run has finished.
-    let in_seconds = !on_gpu;
+    // An array task trains one run: timing every shape first would only delay it.
+    let in_seconds = !on_gpu && !a.array_task;
     let predicted: Vec<Option<f64>> = if todo.pending.is_empty() {
         Vec::new()
     } else if in_seconds {

@@ -66,9 +66,11 @@ pub fn submit(a: &RunArgs, spec: &Spec, plan: &Plan, todo: &Pending, sweep_dir: 
         .join(" ");
     let exe = std::env::current_exe().context("cannot find the sweep executable for the array tasks to run")?;
     let workdir = std::env::current_dir().context("cannot read the current folder")?;
+    let shown = shown_dir(&sweep_dir, &workdir);
     let text = script::render(&script::Submission {
         sweep: &plan.name,
         sweep_dir: &sweep_dir,
+        shown_dir: &shown,
         workdir: &workdir,
         exe: &exe,
         worker_args: &worker_args,
@@ -90,7 +92,6 @@ pub fn submit(a: &RunArgs, spec: &Spec, plan: &Plan, todo: &Pending, sweep_dir: 
     let job_id = command::sbatch(&script_path)?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     jobs::record(&sweep_dir, &jobs::Job { job_id: job_id.clone(), tasks, max_parallel: parallel, submitted_unix: now, command: command_line })?;
-    let shown = shown_dir(&sweep_dir, &workdir);
     println!("sweep {}: submitted Slurm job {job_id}: {tasks} array task(s), one per run to train{finished}, {parallel} at a time", plan.name);
     println!("  script: {}", shown.join("slurm/submit.sbatch").display());
     println!("  logs:   {}", shown.join(format!("slurm/task-{job_id}_<task>.log")).display());

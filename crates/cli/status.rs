@@ -20,7 +20,7 @@ pub fn status(a: StatusArgs) -> anyhow::Result<u8> {
     if !submitted.is_empty() {
         settle_and_say(&dir)?;
     }
-    print_runs(&dir)?;
+    print_runs(&dir, a.all)?;
     if !submitted.is_empty() {
         print_jobs(&submitted)?;
     }
@@ -36,13 +36,25 @@ fn settle_and_say(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_runs(dir: &Path) -> anyhow::Result<()> {
+/// Pending runs listed one by one up to this many (all with --all).
+const PENDING_LISTED: usize = 8;
+
+fn print_runs(dir: &Path, all: bool) -> anyhow::Result<()> {
     let state = status::read(dir)?;
     println!("{}: sweep {}, {}", dir.display(), state.name, state.counts());
-    let width = state.runs.iter().map(|r| r.id.len()).max().unwrap_or(3).max(3);
+    // What needs an eye first: running, orphaned, stopped and failed runs; then finished; then pending.
+    let mut runs: Vec<&status::RunState> = state.runs.iter().collect();
+    runs.sort_by_key(|r| r.rank());
+    let pending = runs.iter().filter(|r| matches!(r.state, status::State::Pending)).count();
+    let hidden = if all || pending <= PENDING_LISTED { 0 } else { pending };
+    let width = runs.iter().map(|r| r.id.len()).max().unwrap_or(3).max(3);
     println!("{:<width$}  {:<12} detail", "run", "state");
-    for r in &state.runs {
-        println!("{:<width$}  {:<12} {}", r.id, r.label(), r.detail());
+    for r in runs.iter().take(runs.len() - hidden) {
+        let line = format!("{:<width$}  {:<12} {}", r.id, r.label(), r.detail());
+        println!("{}", line.trim_end());
+    }
+    if hidden > 0 {
+        println!("… and {hidden} pending runs (`sweep status --all` lists them)");
     }
     Ok(())
 }

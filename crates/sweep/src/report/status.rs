@@ -93,6 +93,22 @@ fn last_step(dir: &RunDir) -> Option<u64> {
 }
 
 impl RunState {
+    /// Sort key: running, orphaned, interrupted, failed, diverged, pruned, done, pending.
+    pub fn rank(&self) -> u8 {
+        match &self.state {
+            Running { .. } => 0,
+            Orphaned { .. } => 1,
+            State::Ended(s) => match s.status {
+                crate::Status::Interrupted => 2,
+                crate::Status::Failed => 3,
+                crate::Status::Diverged => 4,
+                crate::Status::Pruned => 5,
+                crate::Status::Done => 6,
+            },
+            State::Pending => 7,
+        }
+    }
+
     /// pending, running, orphaned, or the ended status (pruned@100 with its step).
     pub fn label(&self) -> String {
         match &self.state {

@@ -12,6 +12,9 @@ pub struct Submission<'a> {
     pub sweep: &'a str,
     /// The sweep folder, absolute: task logs go to its `slurm/`.
     pub sweep_dir: &'a Path,
+    /// The sweep folder as the user names it (relative to `workdir` when inside), for the
+    /// commands the header suggests.
+    pub shown_dir: &'a Path,
     /// Where the tasks start (the folder `sweep run` was started in), absolute.
     pub workdir: &'a Path,
     /// The `sweep` binary, absolute.
@@ -73,9 +76,9 @@ pub fn render(s: &Submission) -> String {
     out.push_str("#!/bin/bash\n");
     out.push_str(&format!("# The Slurm job array of sweep {}, written by:\n#   {}\n", s.sweep, s.command));
     out.push_str(&format!(
-        "# Running that command again submits what is not done; `sweep status {dir}` follows the\n\
-         # runs and `sweep cancel {dir}` stops them (they stay resumable).\n#\n",
-        dir = quote(&s.sweep_dir.to_string_lossy())
+        "# That command, run again, submits what is not done. Follow the runs with\n\
+         # `sweep status {dir}`; stop them with `sweep cancel {dir}` (they stay resumable).\n#\n",
+        dir = quote(&s.shown_dir.to_string_lossy())
     ));
     out.push_str(
         "# Each array task is one sweep worker: it claims a run of the sweep folder that no live\n\
@@ -140,6 +143,7 @@ mod tests {
         let text = render(&Submission {
             sweep: "s",
             sweep_dir: Path::new("/w/runs/s"),
+            shown_dir: Path::new("runs/s"),
             workdir: Path::new("/w"),
             exe: Path::new("/opt/sweep"),
             worker_args: &args,
@@ -158,6 +162,7 @@ mod tests {
             "#SBATCH --time=01:00:00",
             "#SBATCH --account=lab",
             "/opt/sweep run '/w/sweeps/my sweep.yaml' --out /w/runs --array-task &",
+            "# `sweep status runs/s`; stop them with `sweep cancel runs/s` (they stay resumable).",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
         }
