@@ -173,8 +173,9 @@ fn a_killed_array_task_leaves_its_run_to_another_task() {
     assert_eq!(log.matches("starting at step 0").count(), 1, "{log}");
     let s = w.summary("kl", &victim);
     assert_ne!(s["slurm"]["task"].as_str(), Some(task.as_str()), "another task finished {victim}: {s:#}");
+    // Taken over as its worker's process was found gone, or after Slurm said its task ended.
     let logs = task_logs(&w, "kl");
-    assert!(logs.contains(&format!("taking over {victim}")), "{logs}");
+    assert!(logs.contains(&format!("taking over {victim}")) || logs.contains(&format!("{victim}: Slurm task {task} on ")), "{logs}");
 }
 
 #[test]
@@ -244,4 +245,27 @@ fn a_task_killed_outright_leaves_slurms_verdict_in_its_runs_summary() {
     wait_for_job(&w, "ko", &again, Duration::from_secs(300));
     assert_complete(&w, "ko", 1, 3000);
     assert!(w.text("runs/ko/lr1e-3/train.log").contains("resuming at step"));
+}
+
+#[test]
+fn near_its_time_limit_a_task_saves_its_run_and_requeues_itself() {
+    let _slurm = slurm();
+    let w = SweepDir::new();
+    slow_spec(&w, "tl", 1_000_000, "  lr: [1e-3]\n");
+    // A 2-minute limit: Slurm sends USR1 30 s before it (up to a minute earlier, by its own
+    // timer's resolution).
+    let job = submit(&w, "sweeps/tl.yaml", &["--time", "2"]);
+    // The trial writes its summary, then its worker adds the Slurm task and the reason.
+    let recorded = || w.run_dir("tl", "lr1e-3").join("summary.json").exists() && w.summary("tl", "lr1e-3")["slurm"]["reason"].is_string();
+    wait_for("the time limit's signal to stop the run", Duration::from_secs(150), recorded);
+    assert_eq!(w.summary("tl", "lr1e-3")["status"], "interrupted");
+    let s = w.summary("tl", "lr1e-3");
+    assert!(s["slurm"]["reason"].as_str().is_some_and(|r| r.contains("SIGUSR1")), "{s:#}");
+    assert!(w.run_dir("tl", "lr1e-3").join("resume.safetensors").exists(), "the run saved its state");
+    wait_for("the task to requeue itself", Duration::from_secs(30), || task_logs(&w, "tl").contains("requeueing this task to resume its run"));
+    let out = Command::new("squeue").args(["-h", "-j", &job, "-o", "%T"]).output().unwrap();
+    assert!(stdout(&out).contains("PENDING"), "the task is back in the queue: {}", stdout(&out));
+    let out = w.sweep(&["cancel", "runs/tl"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(queued(&job), 0);
 }

@@ -41,7 +41,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
             eprintln!("sweep: error: --device {device} {}", p.rule);
             return Ok(exit_code::USAGE);
         }
-        if let Err(e) = train::pick_device(device) {
+        // A Slurm submission's runs train on the cluster's nodes, not on this login node.
+        if a.backend == Backend::Local
+            && let Err(e) = train::pick_device(device)
+        {
             eprintln!("sweep: error: --device {device}: {e:#}");
             return Ok(exit_code::USAGE);
         }
@@ -75,7 +78,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         }
     }
     let known = scheduler::known_runs(&plan, &sweep_dir);
-    if a.array_task || a.backend == Backend::Slurm {
+    if a.array_task {
         // Runs whose Slurm task ended without finishing them: Slurm's reason into their summaries.
         for settled in sweep::exec::slurm::settle::settle(&known, &sweep_dir) {
             println!("{}", settled.line());

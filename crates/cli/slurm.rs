@@ -7,7 +7,7 @@ use crate::exit_code;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use sweep::exec::scheduler::{self, Pending};
-use sweep::exec::slurm::{command, jobs, script};
+use sweep::exec::slurm::{command, jobs, script, settle};
 use sweep::output::run_dir::{write_atomic, write_json};
 use sweep::{Plan, Spec};
 
@@ -43,6 +43,14 @@ pub fn submit(a: &RunArgs, spec: &Spec, plan: &Plan, todo: &Pending, sweep_dir: 
     }
     let absolute = |p: &Path| std::path::absolute(p).with_context(|| format!("cannot make {} absolute", p.display()));
     let sweep_dir = absolute(sweep_dir)?;
+    // sbatch reads `%` in --output as a pattern and splits #SBATCH lines at spaces.
+    if sweep_dir.to_string_lossy().contains(|c: char| c == '%' || c.is_whitespace()) {
+        eprintln!(
+            "sweep: error: the sweep folder {} has a space or % in its path, which sbatch's --output cannot take; pass --out a folder without them",
+            sweep_dir.display()
+        );
+        return Ok(exit_code::USAGE);
+    }
     let mut worker_args: Vec<String> = vec![
         "run".into(),
         absolute(&a.spec)?.to_string_lossy().into_owned(),
@@ -84,6 +92,20 @@ pub fn submit(a: &RunArgs, spec: &Spec, plan: &Plan, todo: &Pending, sweep_dir: 
         println!("sweep {}: would submit a Slurm job array of {tasks} task(s), one per run to train{finished}, {parallel} at a time; its script:\n", plan.name);
         print!("{text}");
         return Ok(exit_code::OK);
+    }
+    let earlier: Vec<String> = jobs::read(&sweep_dir).into_iter().map(|j| j.job_id).collect();
+    if let Ok(queued) = command::squeue(&earlier)
+        && !queued.is_empty()
+    {
+        let live: std::collections::BTreeSet<&str> = queued.iter().map(command::Queued::job).collect();
+        println!(
+            "note: Slurm job(s) {} of this sweep are still queued or running; the new tasks leave the runs those hold to them",
+            live.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    // Runs whose Slurm task ended without finishing them: Slurm's reason into their summaries.
+    for settled in settle::settle(&scheduler::known_runs(plan, &sweep_dir), &sweep_dir) {
+        println!("{}", settled.line());
     }
     let script_path = jobs::dir(&sweep_dir).join("submit.sbatch");
     std::fs::create_dir_all(jobs::dir(&sweep_dir)).with_context(|| format!("cannot create {}", jobs::dir(&sweep_dir).display()))?;

@@ -65,9 +65,8 @@ fn print_jobs(submitted: &[jobs::Job]) -> anyhow::Result<()> {
     let queued = command::squeue(&ids)?;
     let accounting = command::accounting();
     for job in submitted {
-        let mine: Vec<&command::Queued> = queued.iter().filter(|q| q.task.split('_').next() == Some(job.job_id.as_str())).collect();
-        let count = |state: &str| mine.iter().filter(|q| q.state == state).map(|q| command::task_count(&q.task)).sum::<usize>();
-        let (running, pending) = (count("RUNNING") + count("COMPLETING"), count("PENDING"));
+        let mine: Vec<&command::Queued> = queued.iter().filter(|q| q.job() == job.job_id).collect();
+        let (running, pending) = (command::count_in(&mine, &["RUNNING", "COMPLETING"]), command::count_in(&mine, &["PENDING"]));
         let why: Vec<&str> = mine.iter().filter(|q| q.state == "PENDING").map(|q| q.reason.as_str()).collect();
         let nodes: std::collections::BTreeSet<&str> = mine.iter().filter(|q| !q.node.is_empty()).map(|q| q.node.as_str()).collect();
         let mut parts = Vec::new();
@@ -113,17 +112,17 @@ pub fn cancel(a: CancelArgs) -> anyhow::Result<u8> {
     }
     let ids: Vec<String> = submitted.iter().map(|j| j.job_id.clone()).collect();
     let queued = command::squeue(&ids)?;
-    let live: Vec<String> = ids.iter().filter(|id| queued.iter().any(|q| q.task.split('_').next() == Some(id.as_str()))).cloned().collect();
+    let live: Vec<String> = ids.iter().filter(|id| queued.iter().any(|q| q.job() == id.as_str())).cloned().collect();
     if live.is_empty() {
         println!("nothing to cancel: Slurm job(s) {} of {} have ended", ids.join(", "), dir.display());
     } else {
-        let tasks = |state: &str| queued.iter().filter(|q| q.state == state).map(|q| command::task_count(&q.task)).sum::<usize>();
+        let all: Vec<&command::Queued> = queued.iter().collect();
         command::scancel(&live)?;
         println!(
             "cancelled Slurm job(s) {}: {} running task(s) save their runs' state and stop, {} pending task(s) will not start",
             live.join(", "),
-            tasks("RUNNING") + tasks("COMPLETING"),
-            tasks("PENDING")
+            command::count_in(&all, &["RUNNING", "COMPLETING"]),
+            command::count_in(&all, &["PENDING"])
         );
         // Running tasks get SIGTERM, then SIGKILL after the cluster's KillWait.
         let start = Instant::now();

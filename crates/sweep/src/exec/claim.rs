@@ -61,7 +61,7 @@ pub fn stale_reason(c: &ClaimFile, host: &str) -> Option<String> {
         if Task::from_env().is_some_and(|me| me.job_id == task.job_id) && (c.host != host || c.pid != std::process::id()) {
             return Some(format!("an earlier start of this {} held it", task.describe()));
         }
-        if slurm::command::alive(&task.job_id) == Some(false) {
+        if slurm::command::ended(&task.job_id) {
             return Some(format!("its owner's {} has ended", task.describe()));
         }
     }
@@ -70,7 +70,36 @@ pub fn stale_reason(c: &ClaimFile, host: &str) -> Option<String> {
 }
 
 pub fn read(dir: &Path) -> Option<ClaimFile> {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("claim.json")).ok()?).ok()
+    read_file(&dir.join("claim.json"))
+}
+
+fn read_file(path: &Path) -> Option<ClaimFile> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// Moves the claim judged stale (`judged`; None: an unreadable one) out of the way, so that
+/// only one of the workers that judged it at once goes on. Between judging and moving, a
+/// faster worker may have taken it over already and written its own claim: that one is put
+/// back, and Ok(false) says so.
+pub fn move_aside(dir: &Path, judged: Option<&ClaimFile>, tag: &str) -> std::io::Result<bool> {
+    let path = dir.join("claim.json");
+    let aside = dir.join(format!("claim.{tag}.{}.{}.{}", hostname(), std::process::id(), now()));
+    match std::fs::rename(&path, &aside) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    let same = match (judged, read_file(&aside)) {
+        (Some(j), Some(moved)) => j.host == moved.host && j.pid == moved.pid && j.started_unix == moved.started_unix,
+        (None, moved) => moved.is_none(),
+        (Some(_), None) => false,
+    };
+    if !same {
+        // A hard link fails rather than replace a claim.json written since.
+        let _ = std::fs::hard_link(&aside, &path);
+    }
+    let _ = std::fs::remove_file(&aside);
+    Ok(same)
 }
 
 /// Tries to claim the run folder `dir` (which must exist). Ok(None): a live owner holds it.
@@ -95,23 +124,18 @@ pub fn try_claim(dir: &Path, on_takeover: &mut dyn FnMut(String)) -> std::io::Re
         }
         // Someone holds it. An unreadable claim is one being written right now: leave it,
         // unless it has been unreadable for longer than a heartbeat may be late.
-        let reason = match read(dir) {
-            Some(other) => stale_reason(&other, &host),
+        let judged = read(dir);
+        let reason = match &judged {
+            Some(other) => stale_reason(other, &host),
             None => {
                 let age = std::fs::metadata(&path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).map_or(0, |d| d.as_secs());
                 (age > STALE_AFTER_SECS).then(|| format!("its claim.json has been unreadable for {age} s"))
             }
         };
         let Some(reason) = reason else { return Ok(None) };
-        // Take over by renaming the stale claim away: only one contender's rename succeeds.
-        let aside = dir.join(format!("claim.stale.{}.{}.{}", host, me.pid, now()));
-        match std::fs::rename(&path, &aside) {
-            Ok(()) => {
-                let _ = std::fs::remove_file(&aside);
-                on_takeover(reason);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+        // Take over by moving the stale claim away: only one contender's move succeeds.
+        if move_aside(dir, judged.as_ref(), "stale")? {
+            on_takeover(reason);
         }
     }
     Ok(None)
@@ -158,6 +182,23 @@ mod tests {
         let claim = try_claim(dir.path(), &mut |r| notes.push(r)).unwrap().expect("taken over");
         assert!(notes[0].starts_with("its claim.json has been unreadable for"), "{notes:?}");
         claim.release();
+    }
+
+    /// Two workers judge one dead claim at once; the faster takes it over and writes its own.
+    /// The slower one's move must not carry the new owner's claim away.
+    #[test]
+    fn a_claim_taken_over_in_between_is_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = ClaimFile { host: "gone".into(), pid: 1, started_unix: 1, heartbeat_unix: 1, slurm: None };
+        let fresh = ClaimFile { host: hostname(), pid: std::process::id(), started_unix: now(), heartbeat_unix: now(), slurm: None };
+        std::fs::write(dir.path().join("claim.json"), serde_json::to_string(&fresh).unwrap()).unwrap();
+        assert!(!move_aside(dir.path(), Some(&dead), "stale").unwrap(), "not the claim judged dead");
+        assert_eq!(read(dir.path()), Some(fresh));
+        std::fs::write(dir.path().join("claim.json"), serde_json::to_string(&dead).unwrap()).unwrap();
+        assert!(move_aside(dir.path(), Some(&dead), "stale").unwrap());
+        assert_eq!(read(dir.path()), None);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left aside");
+        assert!(!move_aside(dir.path(), Some(&dead), "stale").unwrap(), "nothing to move");
     }
 
     #[test]

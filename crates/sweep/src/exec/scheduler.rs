@@ -402,15 +402,27 @@ pub fn run_sweep(
     Ok(out)
 }
 
-/// A run whose worker died (its claim is stale) that this worker has not tried yet, for a
-/// worker that trained its quota: it takes over what no other worker will.
+/// A run no other worker will train, for a worker that trained its quota: one whose worker
+/// died (its claim is stale) or, once no task of this worker's Slurm job array waits in the
+/// queue, any run still to train (a task that died before claiming leaves one such).
 fn orphan(plan: &Plan, sweep_dir: &Path, rerun: Rerun, tried: &mut std::collections::HashSet<String>) -> Option<PlannedRun> {
     let host = claim::hostname();
+    let waiting = std::cell::OnceCell::new();
+    let none_waiting = || {
+        *waiting.get_or_init(|| {
+            crate::exec::slurm::Task::from_env()
+                .is_some_and(|me| crate::exec::slurm::command::squeue(&[me.array().to_string()]).is_ok_and(|q| q.iter().all(|t| t.state != "PENDING")))
+        })
+    };
     let run = known_runs(plan, sweep_dir).into_iter().find(|r| {
         let dir = RunDir::new(sweep_dir.join(&r.id));
-        !tried.contains(&r.id)
-            && rerun.wants(dir.read_summary().map(|s| s.status))
-            && claim::read(&dir.path).is_some_and(|c| claim::stale_reason(&c, &host).is_some())
+        if tried.contains(&r.id) || !rerun.wants(dir.read_summary().map(|s| s.status)) {
+            return false;
+        }
+        match claim::read(&dir.path) {
+            Some(c) => claim::stale_reason(&c, &host).is_some(),
+            None => !dir.path.join("claim.json").exists() && none_waiting(),
+        }
     })?;
     tried.insert(run.id.clone());
     Some(run)
@@ -530,6 +542,10 @@ fn admit(run: &PlannedRun, sweep_dir: &Path, tokenizer_json: &str, control: &Con
         return Err(storage(&e).unwrap_or_else(|| {
             Attempt::Ran(Box::new(Summary::failed(&run.id, run.params.clone(), 0.0, format!("cannot create run folder {}: {e}", dir.path.display()))))
         }));
+    }
+    // A claim left by a Slurm task that has ended: Slurm's verdict goes into the run's summary first.
+    if let Some(settled) = crate::exec::slurm::settle::settle_run(run, sweep_dir) {
+        bar.suspend(|| println!("{}", settled.line()));
     }
     let claim = match claim::try_claim(&dir.path, &mut |why| bar.suspend(|| println!("taking over {}: {why}", run.id))) {
         Ok(Some(c)) => Arc::new(c),

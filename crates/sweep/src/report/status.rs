@@ -66,16 +66,26 @@ pub fn read(sweep_dir: &Path) -> anyhow::Result<SweepState> {
 fn state_of(run: &PlannedRun, sweep_dir: &Path, host: &str) -> RunState {
     let dir = RunDir::new(sweep_dir.join(&run.id));
     let max_iters = run.config.train.max_iters;
-    let state = match (claim::read(&dir.path), dir.read_summary()) {
-        (Some(c), summary) => {
-            let step = last_step(&dir);
-            match claim::stale_reason(&c, host) {
-                Some(why) => Orphaned { claim: c, why, step },
-                // A worker finishing a run releases its claim right after the summary.
-                None if summary.is_some_and(|s| s.status != crate::Status::Interrupted) => Running { claim: c, step: Some(max_iters) },
-                None => Running { claim: c, step },
-            }
-        }
+    let summary = dir.read_summary();
+    // A summary written after the claim was taken is this training's; an older one is what a
+    // retried or resumed run ended with before.
+    let written_unix = |c: &ClaimFile| {
+        std::fs::metadata(dir.summary())
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .is_some_and(|d| d.as_secs() >= c.started_unix)
+    };
+    let finished = |s: &Summary| s.status != crate::Status::Interrupted;
+    let state = match (claim::read(&dir.path), summary) {
+        // A finished run's leftover claim: the next `sweep run` removes it.
+        (Some(c), Some(s)) if finished(&s) && claim::stale_reason(&c, host).is_some() => State::Ended(Box::new(s)),
+        (Some(c), summary) => match claim::stale_reason(&c, host) {
+            Some(why) => Orphaned { step: last_step(&dir), claim: c, why },
+            // Its worker wrote the summary and is about to release the claim.
+            None if summary.as_ref().is_some_and(|s| finished(s) && written_unix(&c)) => Running { claim: c, step: Some(max_iters) },
+            None => Running { step: last_step(&dir), claim: c },
+        },
         (None, Some(s)) => State::Ended(Box::new(s)),
         (None, None) => State::Pending,
     };

@@ -73,18 +73,31 @@ fn parse_squeue(text: &str) -> Vec<Queued> {
         .collect()
 }
 
-/// Whether a job (one task's own job id) is still alive in Slurm: Some(false) when Slurm
-/// answers and does not list it among this user's queued jobs, None when Slurm cannot be
-/// asked. One squeue call answers for a few seconds, so that a worker checking the claims
-/// of a hundred other tasks asks Slurm once, not a hundred times.
-pub fn alive(job_id: &str) -> Option<bool> {
+/// Whether a job (one task's own job id) has ended, as far as Slurm says: false when it is
+/// queued or running, or when Slurm cannot be asked. One squeue call of this user's jobs
+/// answers "still there" for a few seconds, so that a worker checking the claims of a hundred
+/// other tasks asks Slurm once; "ended" is always confirmed by asking for that job itself,
+/// since a task may have started after the cached answer.
+pub fn ended(job_id: &str) -> bool {
     static QUEUE: std::sync::Mutex<Option<(std::time::Instant, Option<std::collections::HashSet<String>>)>> = std::sync::Mutex::new(None);
-    let mut cache = QUEUE.lock().unwrap_or_else(|e| e.into_inner());
-    let fresh = cache.as_ref().is_some_and(|(at, _)| at.elapsed() < std::time::Duration::from_secs(5));
-    if !fresh {
-        *cache = Some((std::time::Instant::now(), my_live_jobs()));
+    let listed = {
+        let mut cache = QUEUE.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = cache.as_ref().is_some_and(|(at, _)| at.elapsed() < std::time::Duration::from_secs(5));
+        if !fresh {
+            *cache = Some((std::time::Instant::now(), my_live_jobs()));
+        }
+        cache.as_ref().and_then(|(_, jobs)| jobs.as_ref()).map(|jobs| jobs.contains(job_id))
+    };
+    listed == Some(false) && alive(job_id) == Some(false)
+}
+
+/// Whether one job is alive, asked of Slurm now: None when Slurm cannot be asked.
+fn alive(job_id: &str) -> Option<bool> {
+    let out = run("squeue", &["-h", "-j", job_id, "-o", "%T"]).ok()?;
+    if !out.status.success() {
+        return said(&out).contains("Invalid job id").then_some(false);
     }
-    cache.as_ref().and_then(|(_, jobs)| jobs.as_ref()).map(|jobs| jobs.contains(job_id))
+    Some(String::from_utf8_lossy(&out.stdout).lines().any(|state| !is_final(state.trim())))
 }
 
 /// The job ids (each array task's own) of this user's jobs that have not ended.
@@ -165,7 +178,7 @@ impl Ended {
 
 /// How a job ended: from `scontrol show job` (which remembers ended jobs for a few minutes),
 /// else from `sacct` (when the cluster keeps accounting). None when neither knows.
-pub fn ended(job_id: &str) -> Option<Ended> {
+pub fn how_it_ended(job_id: &str) -> Option<Ended> {
     if let Ok(out) = run("scontrol", &["-o", "show", "job", job_id])
         && out.status.success()
         && let Some(e) = parse_scontrol(&String::from_utf8_lossy(&out.stdout), job_id)
@@ -203,8 +216,25 @@ pub fn sacct_states(job_id: &str) -> anyhow::Result<Vec<(String, String)>> {
         .collect())
 }
 
+impl Queued {
+    /// The array's job id: "12" of "12_3" or "12_[4-9%2]".
+    pub fn job(&self) -> &str {
+        self.task.split('_').next().unwrap_or(&self.task)
+    }
+
+    /// Tasks this line stands for (a range of pending tasks is one line).
+    pub fn tasks(&self) -> usize {
+        task_count(&self.task)
+    }
+}
+
+/// Tasks of these squeue lines in one of these states.
+pub fn count_in(queued: &[&Queued], states: &[&str]) -> usize {
+    queued.iter().filter(|q| states.contains(&q.state.as_str())).map(|q| q.tasks()).sum()
+}
+
 /// Tasks in a squeue line's task field: "12_3" is one, "12_[4-9%2]" six, "12_[1,3,5-6]" four.
-pub fn task_count(task: &str) -> usize {
+fn task_count(task: &str) -> usize {
     let Some(range) = task.split_once("_[").map(|(_, r)| r.trim_end_matches(']')) else { return 1 };
     let range = range.split('%').next().unwrap_or_default();
     range

@@ -53,6 +53,11 @@ impl Task {
         Some(Task { task, job_id, node, state: None, reason: None })
     }
 
+    /// The array's job id ("1234" of "1234_5"), or the job id of a job that is not an array.
+    pub fn array(&self) -> &str {
+        self.task.split('_').next().unwrap_or(&self.task)
+    }
+
     /// "Slurm task 1234_5 on node07"
     pub fn describe(&self) -> String {
         format!("Slurm task {} on {}", self.task, self.node)

@@ -112,8 +112,10 @@ pub fn render(s: &Submission) -> String {
          \x20   wait \"$worker\"; code=$?\n\
          \x20   kill -0 \"$worker\" 2>/dev/null || break\n\
          done\n\
-         # A task that ran under a minute would only be requeued to be stopped again.\n\
-         if [ \"$timelimit\" = 1 ] && [ \"$SECONDS\" -ge 60 ]; then\n\
+         # A wait cut short by a signal returns 128+signal; the worker's own status comes next.\n\
+         if [ \"$code\" -gt 128 ]; then wait \"$worker\" 2>/dev/null; last=$?; [ \"$last\" = 127 ] || code=$last; fi\n\
+         # A task stopped within half a minute would only be requeued to be stopped again.\n\
+         if [ \"$timelimit\" = 1 ] && [ \"$SECONDS\" -ge 30 ]; then\n\
          \x20   echo \"sweep: the time limit is near; requeueing this task to resume its run\"\n\
          \x20   scontrol requeue \"$SLURM_JOB_ID\" || echo \"sweep: cannot requeue; the same sweep run --backend slurm resubmits the run\"\n\
          elif [ \"$timelimit\" = 1 ]; then\n\

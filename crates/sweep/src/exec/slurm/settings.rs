@@ -72,10 +72,19 @@ impl Settings {
             out.push(("partition", format!("partition {p:?} must be one partition name, without spaces (sinfo lists them)")));
         }
         for arg in &self.sbatch_args {
-            if !arg.starts_with('-') || arg.contains('\n') {
-                out.push(("sbatch_args", format!("sbatch_args item {arg:?} must be one sbatch option such as --account=lab or --qos=short")));
-            } else if arg.starts_with("--array") || arg.starts_with("--output") || arg.starts_with("--signal") {
-                out.push(("sbatch_args", format!("sbatch_args item {arg:?} is set by sweep itself (--max-parallel sets the array's throttle)")));
+            // Options sweep sets itself: the array and its throttle, the task logs, the signal.
+            let reserved = ["--array", "-a", "--output", "-o", "--error", "-e", "--open-mode", "--signal"];
+            let name = arg.split(['=', ' ']).next().unwrap_or_default();
+            if !arg.starts_with('-') || arg.contains(char::is_whitespace) {
+                out.push((
+                    "sbatch_args",
+                    format!("sbatch_args item {arg:?} must be one sbatch option such as --account=lab or --qos=short, written with = and no spaces"),
+                ));
+            } else if reserved.contains(&name) || (name.len() > 2 && !name.starts_with("--") && name.get(..2).is_some_and(|short| reserved.contains(&short))) {
+                out.push((
+                    "sbatch_args",
+                    format!("sbatch_args item {arg:?} is set by sweep itself (--max-parallel sets the array's throttle; logs go to the sweep's slurm/ folder)"),
+                ));
             }
         }
         out
@@ -101,15 +110,17 @@ pub fn time_seconds(text: &str) -> Result<u64, String> {
         None => (None, text),
     };
     let parts: Vec<u64> = rest.split(':').map(num).collect::<Result<_, _>>()?;
-    let secs = match (days, parts.as_slice()) {
-        (None, [m]) => m * 60,
-        (None, [m, s]) => m * 60 + s,
-        (None, [h, m, s]) => h * 3600 + m * 60 + s,
-        (Some(d), [h]) => d * 86400 + h * 3600,
-        (Some(d), [h, m]) => d * 86400 + h * 3600 + m * 60,
-        (Some(d), [h, m, s]) => d * 86400 + h * 3600 + m * 60 + s,
+    // [days, hours, minutes, seconds] as written.
+    let dhms: [u64; 4] = match (days, parts.as_slice()) {
+        (None, [m]) => [0, 0, *m, 0],
+        (None, [m, s]) => [0, 0, *m, *s],
+        (None, [h, m, s]) => [0, *h, *m, *s],
+        (Some(d), [h]) => [d, *h, 0, 0],
+        (Some(d), [h, m]) => [d, *h, *m, 0],
+        (Some(d), [h, m, s]) => [d, *h, *m, *s],
         _ => return Err(bad()),
     };
+    let secs = dhms.iter().zip([86_400u64, 3600, 60, 1]).try_fold(0u64, |acc, (n, unit)| acc.checked_add(n.checked_mul(unit)?)).ok_or_else(bad)?;
     if secs == 0 { Err("is zero; give each task time to train (e.g. 01:00:00)".into()) } else { Ok(secs) }
 }
 
@@ -130,7 +141,7 @@ mod tests {
         assert_eq!(time_seconds("2-00"), Ok(172_800));
         assert_eq!(time_seconds("1-02:03"), Ok(93_780));
         assert_eq!(time_seconds("1-00:00:01"), Ok(86_401));
-        for bad in ["", "1h", "1:2:3:4", "-1", "a-01:00", "00:00:00"] {
+        for bad in ["", "1h", "1:2:3:4", "-1", "a-01:00", "00:00:00", "99999999999999999999", "999999999999999-00"] {
             assert!(time_seconds(bad).is_err(), "{bad:?}");
         }
     }
@@ -141,11 +152,11 @@ mod tests {
             time: Some("1h".into()),
             mem: Some("16GB".into()),
             cpus_per_task: Some(0),
-            sbatch_args: vec!["account=lab".into(), "--array=0-3".into(), "--qos=short".into()],
+            sbatch_args: vec!["account=lab".into(), "--array=0-3".into(), "--qos=short".into(), "-o".into(), "--account lab".into()],
             ..Default::default()
         };
         let keys: Vec<&str> = s.problems().iter().map(|(k, _)| *k).collect();
-        assert_eq!(keys, ["time", "mem", "cpus_per_task", "sbatch_args", "sbatch_args"]);
+        assert_eq!(keys, ["time", "mem", "cpus_per_task", "sbatch_args", "sbatch_args", "sbatch_args", "sbatch_args"]);
         assert!(Settings { mem: Some("512M".into()), time: Some("30".into()), ..Default::default() }.problems().is_empty());
     }
 

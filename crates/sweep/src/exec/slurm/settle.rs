@@ -35,49 +35,42 @@ impl Settled {
 
 /// Settles every run of `runs` in `sweep_dir` whose claim names a Slurm task that has ended.
 pub fn settle(runs: &[PlannedRun], sweep_dir: &Path) -> Vec<Settled> {
-    let host = claim::hostname();
-    let mut out = Vec::new();
-    for run in runs {
-        let dir = RunDir::new(sweep_dir.join(&run.id));
-        let Some(held) = claim::read(&dir.path) else { continue };
-        let Some(mut task) = held.slurm.clone() else { continue };
-        if claim::stale_reason(&held, &host).is_none() || command::alive(&task.job_id) != Some(false) {
-            continue;
-        }
-        // Only one of the processes that look at once settles it: the one whose rename wins.
-        let aside = dir.path.join(format!("claim.settled.{}.{}", host, std::process::id()));
-        if std::fs::rename(dir.path.join("claim.json"), &aside).is_err() {
-            continue;
-        }
-        let ended = command::ended(&task.job_id);
-        let words = ended.as_ref().map_or_else(
-            || "ended; Slurm no longer says how (it forgets ended jobs after a few minutes when accounting is off)".to_string(),
-            command::Ended::words,
-        );
-        task.state = Some(ended.as_ref().map_or_else(|| "ENDED".to_string(), |e| e.state.clone()));
-        task.reason = Some(words.clone());
-        let before = dir.read_summary();
-        let unfinished = before.as_ref().is_none_or(|s| s.status == Status::Interrupted);
-        let status = if !unfinished {
-            None
-        } else {
-            let status = if task.state.as_deref() == Some("OUT_OF_MEMORY") { Status::Failed } else { Status::Interrupted };
-            let resumes = if status == Status::Failed {
-                "`sweep run --retry-failed` trains it again"
-            } else {
-                "the next `sweep run` resumes it from its last checkpoint"
-            };
-            let mut s = before.unwrap_or_else(|| Summary::failed(&run.id, run.params.clone(), 0.0, String::new()));
-            s.status = status;
-            s.error = Some(format!("{} {words}; {resumes}", task.describe()));
-            s.slurm = Some(task.clone());
-            let _ = dir.write_summary(&s);
-            let line = format!("{} {words} while training this run; {resumes}\n", task.describe());
-            let _ = std::fs::OpenOptions::new().append(true).open(dir.log()).and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
-            Some(status)
-        };
-        let _ = std::fs::remove_file(&aside);
-        out.push(Settled { run_id: run.id.clone(), task, status });
+    runs.iter().filter_map(|run| settle_run(run, sweep_dir)).collect()
+}
+
+/// Settles one run, if its claim names a Slurm task that has ended.
+pub fn settle_run(run: &PlannedRun, sweep_dir: &Path) -> Option<Settled> {
+    let dir = RunDir::new(sweep_dir.join(&run.id));
+    let held = claim::read(&dir.path)?;
+    let mut task = held.slurm.clone()?;
+    if !command::ended(&task.job_id) {
+        return None;
     }
-    out
+    // Only one of the processes that look at once settles it: the one whose move wins.
+    if !claim::move_aside(&dir.path, Some(&held), "settled").ok()? {
+        return None;
+    }
+    let ended = command::how_it_ended(&task.job_id);
+    let words = ended.as_ref().map_or_else(
+        || "ended; Slurm no longer says how (it forgets ended jobs after a few minutes when accounting is off)".to_string(),
+        command::Ended::words,
+    );
+    task.state = Some(ended.as_ref().map_or_else(|| "ENDED".to_string(), |e| e.state.clone()));
+    task.reason = Some(words.clone());
+    let before = dir.read_summary();
+    let unfinished = before.as_ref().is_none_or(|s| s.status == Status::Interrupted);
+    let status = unfinished.then(|| {
+        let status = if task.state.as_deref() == Some("OUT_OF_MEMORY") { Status::Failed } else { Status::Interrupted };
+        let resumes =
+            if status == Status::Failed { "`sweep run --retry-failed` trains it again" } else { "the next `sweep run` resumes it from its last checkpoint" };
+        let mut s = before.unwrap_or_else(|| Summary::failed(&run.id, run.params.clone(), 0.0, String::new()));
+        s.status = status;
+        s.error = Some(format!("{} {words}; {resumes}", task.describe()));
+        s.slurm = Some(task.clone());
+        let _ = dir.write_summary(&s);
+        let line = format!("{} {words} while training this run; {resumes}\n", task.describe());
+        let _ = std::fs::OpenOptions::new().append(true).open(dir.log()).and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+        status
+    });
+    Some(Settled { run_id: run.id.clone(), task, status })
 }
