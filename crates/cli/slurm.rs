@@ -19,14 +19,20 @@ pub fn task_cores() -> Option<usize> {
 }
 
 pub fn submit(a: &RunArgs, spec: &Spec, plan: &Plan, todo: &Pending, sweep_dir: &Path) -> anyhow::Result<u8> {
-    let settings = spec.slurm.clone().unwrap_or_default().overridden_by(&a.slurm.settings());
-    let problems = settings.problems();
+    // The spec's slurm: section was checked with the spec: what is wrong here came from a flag.
+    let problems = a.slurm.settings().problems();
     if !problems.is_empty() {
-        for (_, message) in problems {
-            eprintln!("sweep: error: Slurm setting {message}");
+        for (key, message) in problems {
+            let (flag, rest) = match key {
+                "sbatch_args" => ("--sbatch-arg", message.trim_start_matches("sbatch_args item")),
+                _ => ("", message.as_str()),
+            };
+            let flag = if flag.is_empty() { format!("--{}", key.replace('_', "-")) } else { flag.to_string() };
+            eprintln!("sweep: error: {flag}{}", rest.trim_start_matches(key));
         }
         return Ok(exit_code::USAGE);
     }
+    let settings = spec.slurm.clone().unwrap_or_default().overridden_by(&a.slurm.settings());
     if a.pack.is_some() || a.jobs.is_some() {
         let flag = if a.pack.is_some() { "--pack" } else { "--jobs" };
         eprintln!("sweep: error: {flag} does not apply to --backend slurm: each array task trains one run; --max-parallel sets how many run at once");
