@@ -263,8 +263,9 @@ fn near_its_time_limit_a_task_saves_its_run_and_requeues_itself() {
     assert!(s["slurm"]["reason"].as_str().is_some_and(|r| r.contains("SIGUSR1")), "{s:#}");
     assert!(w.run_dir("tl", "lr1e-3").join("resume.safetensors").exists(), "the run saved its state");
     wait_for("the task to requeue itself", Duration::from_secs(30), || task_logs(&w, "tl").contains("requeueing this task to resume its run"));
-    let out = Command::new("squeue").args(["-h", "-j", &job, "-o", "%T"]).output().unwrap();
-    assert!(stdout(&out).contains("PENDING"), "the task is back in the queue: {}", stdout(&out));
+    // COMPLETING while its shell ends, then PENDING again.
+    let state = || stdout(&Command::new("squeue").args(["-h", "-j", &job, "-o", "%T"]).output().unwrap());
+    wait_for("the task to be back in the queue", Duration::from_secs(60), || state().contains("PENDING"));
     let out = w.sweep(&["cancel", "runs/tl"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert_eq!(queued(&job), 0);

@@ -31,6 +31,9 @@ mod early_stop;
 /// Packed trials: the plan's packs, and packed runs that leave what lone runs leave.
 mod packing;
 
+/// The HTML report in headless Chromium: nothing missing, one row per run, sortable.
+mod report_html;
+
 /// `sweep status` of a local sweep: running, orphaned and finished runs.
 mod status;
 

@@ -168,6 +168,9 @@ pub struct ReportArgs {
     /// Terminal table, Markdown, CSV or JSON
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Also write the sweep's HTML report (index.html, with charts in plots/) and print its path
+    #[arg(long)]
+    pub html: bool,
 }
 
 #[derive(clap::Args, Debug)]

@@ -25,6 +25,10 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
         println!("{}\n", dir.display());
     }
     print!("{}", report::render(&runs, &opts, format)?);
+    if a.html {
+        let page = report::html::write(&dir)?;
+        eprintln!("HTML report: {}", page.display());
+    }
     Ok(exit_code::OK)
 }
 

@@ -210,11 +210,19 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         );
         return Ok(exit_code::INTERRUPTED);
     }
+    // The page is drawn once, at the end: the text reports follow every finished run.
+    let page = match sweep::report::html::write(&sweep_dir) {
+        Ok(page) => page,
+        Err(e) => {
+            eprintln!("warning: cannot write the HTML report: {e:#}");
+            sweep_dir.join("report.md")
+        }
+    };
     println!(
         "sweep {}: {done}, {failed} failed, {diverged} diverged, {} skipped (finished before){elsewhere}; report: {}",
         plan.name,
         outcome.skipped,
-        sweep_dir.join("report.md").display()
+        page.display()
     );
     if let Ok(runs) = sweep::report::load(&sweep_dir)
         && let Some(saved) = sweep::report::savings::savings(&runs)

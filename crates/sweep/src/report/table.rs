@@ -5,6 +5,7 @@
 use crate::output::run_dir::{RunDir, write_atomic};
 use crate::output::summary::{Status, Summary};
 use crate::plan::run_id::format_value;
+use crate::report::stats;
 use comfy_table::{Table, presets};
 
 /// A comfy-table preset with only a rule under the header: columns aligned by spaces.
@@ -45,17 +46,29 @@ impl Default for RankBy {
     }
 }
 
-/// Summaries sorted best first; runs without the metric go last.
+/// Done runs first, then runs stopped early (pruned, interrupted), then diverged and failed
+/// runs, whatever their numbers (a diverged run's best val loss may be its step-0 loss).
+fn tier(s: &Summary) -> u8 {
+    match s.status {
+        Status::Done => 0,
+        Status::Pruned | Status::Interrupted => 1,
+        Status::Diverged | Status::Failed => 2,
+    }
+}
+
+/// Summaries sorted best first within each tier; runs without the metric go last.
 pub fn rank<'a>(runs: &'a [Summary], opts: &RankBy) -> Vec<&'a Summary> {
     let mut sorted: Vec<&Summary> = runs.iter().collect();
-    sorted.sort_by(|a, b| match (a.metric(&opts.by), b.metric(&opts.by)) {
-        (Some(x), Some(y)) => {
-            let o = compare(&x, &y);
-            if opts.desc { o.reverse() } else { o }
-        }
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => a.run_id.cmp(&b.run_id),
+    sorted.sort_by(|a, b| {
+        tier(a).cmp(&tier(b)).then_with(|| match (a.metric(&opts.by), b.metric(&opts.by)) {
+            (Some(x), Some(y)) => {
+                let o = compare(&x, &y);
+                if opts.desc { o.reverse() } else { o }
+            }
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => a.run_id.cmp(&b.run_id),
+        })
     });
     sorted.truncate(opts.top.unwrap_or(usize::MAX));
     sorted
@@ -128,32 +141,43 @@ pub fn param_effects(runs: &[Summary], opts: &RankBy) -> Vec<ParamEffect> {
             values.sort_by(|a, b| compare(&a.value, &b.value));
             ParamEffect { param, metric: metric.clone(), values }
         })
-        .filter(|e| !e.values.is_empty())
+        .filter(|e| !e.values.is_empty() && e.param != stats::SEED)
         .collect()
 }
 
-/// "dropout: 0.1 is best on average (mean 2.31 vs 2.45 for 0.2)".
-pub fn verdict(effect: &ParamEffect, desc: bool) -> Option<String> {
+/// Whether the best value of a parameter beats the next best by more than seed noise:
+/// "dropout = 0 beats 0.2 by 0.1050 (± 0.0200 seed noise): real", "n_layers = 2 vs 1: 0.0040
+/// apart, within seed noise (± 0.0300): no difference", or without repeats the gap and that
+/// it cannot be told from noise. `spread` is the pooled seed-to-seed standard deviation.
+pub fn verdict(effect: &ParamEffect, desc: bool, spread: Option<f64>) -> Option<String> {
     if effect.values.len() < 2 {
         return None;
     }
     let mut by_mean: Vec<&ValueStats> = effect.values.iter().collect();
     by_mean.sort_by(|a, b| if desc { b.mean.total_cmp(&a.mean) } else { a.mean.total_cmp(&b.mean) });
-    let (best, worst) = (by_mean[0], by_mean[by_mean.len() - 1]);
+    let (best, next) = (by_mean[0], by_mean[1]);
     // A best value with one finished run (a drawn number, or the one survivor of pruning)
     // has no average to speak of: the ranking already says it.
     if best.runs < 2 {
         return None;
     }
-    Some(format!(
-        "{} = {} is best on average ({} {:.4} vs {:.4} for {})",
-        effect.param,
-        format_value(&best.value),
-        effect.metric,
-        best.mean,
-        worst.mean,
-        format_value(&worst.value)
-    ))
+    let (p, b, n) = (&effect.param, format_value(&best.value), format_value(&next.value));
+    let gap = (best.mean - next.mean).abs();
+    let others = if by_mean.len() > 2 { " (the next best)" } else { "" };
+    Some(match stats::judge(gap, spread, best.runs, next.runs) {
+        (stats::Noise::Real, Some(se)) => format!("{p} = {b} beats {n}{others} by {gap:.4} {} (± {se:.4} seed noise): real", effect.metric),
+        (stats::Noise::WithinNoise, Some(se)) => {
+            format!("{p} = {b} vs {n}{others}: {gap:.4} apart, within seed noise (± {se:.4}): no difference")
+        }
+        _ => {
+            let small = gap < stats::SMALL_GAP * best.mean.abs();
+            let hint = if small { "; add `seed: [1, 2, 3]` to the grid to tell" } else { "" };
+            format!(
+                "{p} = {b} is best on average ({} {:.4} vs {:.4} for {n}{others}, {gap:.4} apart); without seed repeats this gap cannot be told from noise{hint}",
+                effect.metric, best.mean, next.mean
+            )
+        }
+    })
 }
 
 const COLUMNS: &[&str] = &["rank", "run", "status", "val_loss", "final_val", "train_loss", "ppl", "params", "epochs", "seconds", "GFLOP/s", "findings", "note"];
@@ -215,6 +239,24 @@ fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&
         _ => format!("{} runs", runs.len()),
     };
     let mut out = format!("{}\n{}\n", heading(&format!("{shown} ranked by {} ({order})", opts.by)), table(preset, header, rows));
+    let metric = effect_metric(runs, opts);
+    let desc = opts.desc && metric == opts.by;
+    let configs = stats::configs(runs, &metric, desc);
+    let spread = stats::seed_spread(&configs);
+    if let Some(sd) = spread {
+        let header = vec!["configuration".to_string(), format!("{metric} mean ± std"), "seeds".into(), "best run".into()];
+        let rows = configs
+            .iter()
+            .map(|c| {
+                vec![c.label(), c.std.map_or(format!("{:.4}", c.mean), |s| format!("{:.4} ± {s:.4}", c.mean)), c.runs.len().to_string(), c.runs[0].0.clone()]
+            })
+            .collect();
+        out.push_str(&format!(
+            "\n{}\n{}\n\nseed-to-seed spread of {metric}: ± {sd:.4} (standard deviation pooled over the configurations with repeats)\n",
+            heading("configurations over seeds"),
+            table(preset, header, rows)
+        ));
+    }
     for effect in param_effects(runs, opts) {
         let header = vec![effect.param.clone(), "runs".into(), format!("mean {}", effect.metric), format!("best {}", effect.metric), "best run".into()];
         let rows = effect
@@ -223,7 +265,7 @@ fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&
             .map(|v| vec![format_value(&v.value), v.runs.to_string(), format!("{:.4}", v.mean), format!("{:.4}", v.best), v.best_run.clone()])
             .collect();
         out.push_str(&format!("\n{}\n{}\n", heading(&format!("by {}", effect.param)), table(preset, header, rows)));
-        if let Some(v) = verdict(&effect, opts.desc && effect.metric == opts.by) {
+        if let Some(v) = verdict(&effect, desc, spread) {
             out.push_str(&format!("\n{v}\n"));
         }
     }
@@ -256,9 +298,15 @@ pub fn render(runs: &[Summary], opts: &RankBy, format: Format) -> anyhow::Result
         Format::Json => {
             let ranked = rank(runs, opts);
             let effects = param_effects(runs, opts);
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "by": opts.by, "desc": opts.desc, "runs": ranked, "by_param": effects, "across_the_sweep": sweep_picture(runs) }),
-            )? + "\n"
+            let metric = effect_metric(runs, opts);
+            let desc = opts.desc && metric == opts.by;
+            let configs = stats::configs(runs, &metric, desc);
+            let spread = stats::seed_spread(&configs);
+            let verdicts: Vec<String> = effects.iter().filter_map(|e| verdict(e, desc, spread)).collect();
+            serde_json::to_string_pretty(&serde_json::json!({
+                "by": opts.by, "desc": opts.desc, "runs": ranked, "by_param": effects, "verdicts": verdicts,
+                "configs": configs, "seed_spread": spread, "across_the_sweep": sweep_picture(runs)
+            }))? + "\n"
         }
     })
 }
@@ -287,7 +335,11 @@ fn render_csv(runs: &[Summary], opts: &RankBy) -> anyhow::Result<String> {
     .map(|s| s.to_string())
     .collect();
     header.extend(params.iter().cloned());
+    header.extend(["config_mean_val_loss".to_string(), "config_std_val_loss".into(), "config_runs".into()]);
     header.push("error".into());
+    // Each run's configuration (its values but the seed) over seeds.
+    let configs = stats::configs(runs, "val_loss", false);
+    let config_of = |id: &str| configs.iter().find(|c| c.runs.iter().any(|r| r.0 == id));
     w.write_record(&header)?;
     let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
     let int = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
@@ -310,6 +362,12 @@ fn render_csv(runs: &[Summary], opts: &RankBy) -> anyhow::Result<String> {
             s.finding_codes().join(" "),
         ];
         rec.extend(params.iter().map(|p| s.params.get(p).map(format_value).unwrap_or_default()));
+        let c = config_of(&s.run_id);
+        rec.extend([
+            c.map(|c| c.mean.to_string()).unwrap_or_default(),
+            c.and_then(|c| c.std).map(|x| x.to_string()).unwrap_or_default(),
+            c.map(|c| c.runs.len().to_string()).unwrap_or_default(),
+        ]);
         rec.push(s.error.clone().or(s.pruned.as_ref().map(|p| format!("pruned at step {}: {}", p.at_step, p.rule))).unwrap_or_default());
         w.write_record(&rec)?;
     }
@@ -393,9 +451,15 @@ mod tests {
         assert_eq!((lr.values[0].runs, lr.values[0].mean, lr.values[0].best), (2, 1.9, 1.8));
         assert_eq!(lr.values[0].best_run, "lr1e-3_do0.1");
         assert_eq!(lr.values[1].runs, 1, "the failed run is left out");
-        assert_eq!(verdict(lr, false).unwrap(), "lr = 1e-3 is best on average (val_loss 1.9000 vs 2.6000 for 1e-2)");
+        assert_eq!(
+            verdict(lr, false, None).unwrap(),
+            "lr = 1e-3 is best on average (val_loss 1.9000 vs 2.6000 for 1e-2, 0.7000 apart); without seed repeats this gap cannot be told from noise"
+        );
         // Best by the one run it has: no claim about an average.
-        assert_eq!(verdict(lr, true), None);
+        assert_eq!(verdict(lr, true, None), None);
+        // With a seed spread: se = 0.1 · sqrt(1/2 + 1/1) = 0.1225; 0.7 is real, and 0.2 would not be.
+        assert_eq!(verdict(lr, false, Some(0.1)).unwrap(), "lr = 1e-3 beats 1e-2 by 0.7000 val_loss (± 0.1225 seed noise): real");
+        assert_eq!(verdict(lr, false, Some(0.5)).unwrap(), "lr = 1e-3 vs 1e-2: 0.7000 apart, within seed noise (± 0.6124): no difference");
     }
 
     #[test]
@@ -411,8 +475,8 @@ mod tests {
     fn csv_report_has_params_and_errors() {
         let csv = render(&runs(), &RankBy::default(), Format::Csv).unwrap();
         let mut lines = csv.lines();
-        assert!(lines.next().unwrap().ends_with(",lr,dropout,error"));
-        assert_eq!(lines.next().unwrap(), "1,lr1e-3_do0.1,done,1.8,,2.3,,,,,,1,,,,1e-3,0.1,");
+        assert!(lines.next().unwrap().ends_with(",lr,dropout,config_mean_val_loss,config_std_val_loss,config_runs,error"));
+        assert_eq!(lines.next().unwrap(), "1,lr1e-3_do0.1,done,1.8,,2.3,,,,,,1,,,,1e-3,0.1,1.8,,1,");
         assert!(csv.lines().last().unwrap().ends_with(",out of memory"));
     }
 }

@@ -1,0 +1,315 @@
+//! `index.html` in a sweep folder: one page that works from the file system, with no server
+//! and no network (inline CSS, a few lines of inline JavaScript to sort the table, SVG charts
+//! in `plots/` beside it). It shows the ranked runs (click a header to sort; each row links
+//! to the run's files), the noise-aware verdicts, the best runs' curves overlaid, the metric
+//! against each parameter, a heatmap over the two most important parameters, parallel
+//! coordinates of every run, parameter importance, and the best runs' samples side by side.
+
+use crate::output::loss_csv::{self, LossRow};
+use crate::output::run_dir::{RunDir, write_atomic};
+use crate::output::summary::{Status, Summary};
+use crate::plan::run_id::format_value;
+use crate::report::{RankBy, charts, load, param_effects, rank, stats, verdict};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Runs whose curves are overlaid and whose samples are shown.
+pub const TOP_K: usize = 8;
+
+/// Escapes text for HTML.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Each parameter's share of the variance of the metric over finished runs: the variance of
+/// its per-value means (weighted by runs) over the total variance, a main-effects functional
+/// ANOVA. On a full grid the shares add up to at most 1; the rest is interactions and noise.
+pub fn importance(runs: &[Summary], metric: &str) -> Vec<(String, f64)> {
+    let done: Vec<(&Summary, f64)> =
+        runs.iter().filter(|s| s.status == Status::Done).filter_map(|s| Some((s, s.metric(metric)?.as_f64()?))).filter(|r| r.1.is_finite()).collect();
+    let n = done.len() as f64;
+    if done.len() < 2 {
+        return Vec::new();
+    }
+    let mean = done.iter().map(|r| r.1).sum::<f64>() / n;
+    let total = done.iter().map(|r| (r.1 - mean).powi(2)).sum::<f64>() / n;
+    let effects = param_effects(runs, &RankBy { by: metric.into(), ..Default::default() });
+    let mut out: Vec<(String, f64)> = effects
+        .iter()
+        .filter(|e| e.values.len() > 1)
+        .map(|e| {
+            let between = e.values.iter().map(|v| v.runs as f64 / n * (v.mean - mean).powi(2)).sum::<f64>();
+            (e.param.clone(), if total > 0.0 { between / total } else { 0.0 })
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out
+}
+
+/// Writes `index.html` and its charts in `plots/`; returns the page's path.
+pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
+    let runs = load(sweep_dir)?;
+    let name = sweep_dir.file_name().map_or("sweep".into(), |n| n.to_string_lossy().into_owned());
+    let plots = sweep_dir.join("plots");
+    std::fs::create_dir_all(&plots)?;
+    let opts = RankBy::default();
+    let metric = "val_loss";
+    let ranked = rank(&runs, &opts);
+    let configs = stats::configs(&runs, metric, false);
+    let spread = stats::seed_spread(&configs);
+    let effects = param_effects(&runs, &opts);
+    let shares = importance(&runs, metric);
+    let curves: Vec<(String, Vec<LossRow>)> = ranked
+        .iter()
+        .filter(|s| s.status == Status::Done)
+        .take(TOP_K)
+        .map(|s| (s.run_id.clone(), loss_csv::read_complete(&RunDir::new(sweep_dir.join(&s.run_id)).loss_csv())))
+        .collect();
+    let pick = |f: fn(&LossRow) -> f64| -> Vec<(String, Vec<(u64, f64)>)> {
+        curves.iter().map(|(id, rows)| (id.clone(), rows.iter().map(|r| (r.step, f(r))).collect())).collect()
+    };
+    let mut html = String::new();
+    let figure = |file: &str, alt: &str| format!("<figure><img src=\"plots/{file}\" alt=\"{}\"></figure>\n", escape(alt));
+
+    // Header.
+    let count = |st: Status| runs.iter().filter(|s| s.status == st).count();
+    let counts: Vec<String> = [Status::Done, Status::Pruned, Status::Interrupted, Status::Diverged, Status::Failed]
+        .into_iter()
+        .filter(|&st| count(st) > 0)
+        .map(|st| format!("{} {}", count(st), st.as_str()))
+        .collect();
+    html.push_str(&format!("<h1>sweep {}</h1>\n<p>{} runs: {}. Ranked by best val loss, lowest first; ", escape(&name), runs.len(), counts.join(", ")));
+    html.push_str(&match spread {
+        Some(sd) => format!(
+            "seed-to-seed spread of val loss ± {sd:.4} (pooled over {} configurations run with several seeds).</p>\n",
+            configs.iter().filter(|c| c.std.is_some()).count()
+        ),
+        None => {
+            "no configuration was run with several seeds, so gaps between runs cannot be told from noise (add <code>seed: [1, 2, 3]</code> to the grid).</p>\n"
+                .into()
+        }
+    });
+
+    // The ranked table.
+    let params: Vec<String> = runs.iter().flat_map(|s| s.params.keys().cloned()).fold(Vec::new(), |mut acc, k| {
+        if !acc.contains(&k) {
+            acc.push(k);
+        }
+        acc
+    });
+    html.push_str("<h2>Runs</h2>\n<p class=\"hint\">Click a column header to sort by it; click again to reverse.</p>\n<table id=\"runs\">\n<thead><tr>");
+    let mut heads: Vec<(&str, bool)> = vec![
+        ("rank", true),
+        ("run", false),
+        ("status", false),
+        ("best val", true),
+        ("config mean ± std", true),
+        ("final val", true),
+        ("train", true),
+        ("params", true),
+        ("epochs", true),
+        ("seconds", true),
+    ];
+    let param_heads: Vec<(&str, bool)> = params.iter().map(|p| (p.as_str(), true)).collect();
+    heads.extend(param_heads);
+    heads.extend([("findings", false), ("note", false), ("files", false)]);
+    for (h, num) in &heads {
+        html.push_str(&format!("<th data-type=\"{}\">{}</th>", if *num { "num" } else { "text" }, escape(h)));
+    }
+    html.push_str("</tr></thead>\n<tbody>\n");
+    for (i, s) in ranked.iter().enumerate() {
+        let num = |v: Option<f64>, d: usize| match v {
+            Some(x) if x.is_finite() => format!("<td data-sort=\"{x}\">{x:.d$}</td>"),
+            _ => "<td data-sort=\"\">-</td>".into(),
+        };
+        let config = configs.iter().find(|c| c.runs.iter().any(|r| r.0 == s.run_id));
+        let config_cell = match config {
+            Some(c) => format!(
+                "<td data-sort=\"{}\">{}</td>",
+                c.mean,
+                escape(&c.std.map_or(format!("{:.4}", c.mean), |sd| format!("{:.4} ± {sd:.4} ({})", c.mean, c.runs.len())))
+            ),
+            None => "<td data-sort=\"\">-</td>".into(),
+        };
+        let note = s.error.as_deref().or(s.pruned.as_ref().map(|p| p.rule.as_str())).and_then(|e| e.lines().next()).unwrap_or_default();
+        let dir = RunDir::new(sweep_dir.join(&s.run_id));
+        let files: Vec<String> = [("loss.csv", dir.loss_csv()), ("loss.png", dir.loss_png()), ("samples.txt", dir.samples()), ("summary.json", dir.summary())]
+            .into_iter()
+            .filter(|(_, p)| p.exists())
+            .map(|(label, _)| format!("<a href=\"{}/{label}\">{label}</a>", escape(&s.run_id)))
+            .collect();
+        html.push_str(&format!(
+            "<tr class=\"{}\"><td data-sort=\"{}\">{}</td><td>{}</td><td>{}</td>{}{}{}{}<td data-sort=\"{}\">{}</td>{}<td data-sort=\"{}\">{:.1}</td>",
+            s.status.as_str(),
+            i + 1,
+            i + 1,
+            escape(&s.run_id),
+            escape(&s.status_text()),
+            num(s.best_val_loss, 4),
+            config_cell,
+            num(s.final_val_loss, 4),
+            num(s.final_train_loss, 4),
+            s.n_params.unwrap_or(0),
+            s.n_params.map_or("-".into(), |n| format!("{:.3}M", n as f64 / 1e6)),
+            num(s.epochs, 2),
+            s.wall_seconds,
+            s.wall_seconds
+        ));
+        for p in &params {
+            let v = s.params.get(p);
+            let sort = v.and_then(Value::as_f64).map_or_else(|| v.map(format_value).unwrap_or_default(), |x| x.to_string());
+            html.push_str(&format!("<td data-sort=\"{}\">{}</td>", escape(&sort), escape(&v.map(format_value).unwrap_or_default())));
+        }
+        html.push_str(&format!("<td>{}</td><td>{}</td><td>{}</td></tr>\n", escape(&s.finding_codes().join(", ")), escape(note), files.join(" ")));
+    }
+    html.push_str("</tbody>\n</table>\n");
+
+    // What each parameter did.
+    if !effects.is_empty() {
+        html.push_str("<h2>What each parameter did</h2>\n<ul>\n");
+        for e in &effects {
+            if let Some(v) = verdict(e, false, spread) {
+                html.push_str(&format!("<li>{}</li>\n", escape(&v)));
+            }
+        }
+        html.push_str("</ul>\n<div class=\"grid\">\n");
+        // A parameter with one value among the finished runs has nothing to show.
+        for e in effects.iter().filter(|e| e.values.len() > 1) {
+            let labels: Vec<String> = e.values.iter().map(|v| format_value(&v.value)).collect();
+            let points: Vec<(usize, f64)> = runs
+                .iter()
+                .filter(|s| s.status == Status::Done)
+                .filter_map(|s| Some((e.values.iter().position(|v| Some(&v.value) == s.params.get(&e.param))?, s.metric(metric)?.as_f64()?)))
+                .collect();
+            let file = format!("param_{}.svg", e.param);
+            charts::param_chart(&plots.join(&file), &charts::ParamPoints { param: e.param.clone(), metric: metric.into(), labels, runs: points })?;
+            html.push_str(&figure(&file, &format!("{metric} by {}", e.param)));
+        }
+        html.push_str("</div>\n<p class=\"hint\">Every finished run is a dot; the line joins the mean per value, with ± one standard deviation where a value has several runs.</p>\n");
+    }
+
+    // Curves.
+    html.push_str(&format!("<h2>Loss curves of the best {} runs</h2>\n", curves.len()));
+    charts::overlay(&plots.join("val_top.svg"), "val loss of the best runs", "val loss (nats / token)", &pick(|r| r.val_loss))?;
+    charts::overlay(&plots.join("train_top.svg"), "train loss of the best runs", "train loss (nats / token)", &pick(|r| r.train_loss))?;
+    html.push_str(&figure("val_top.svg", "val loss curves of the best runs"));
+    html.push_str(&figure("train_top.svg", "train loss curves of the best runs"));
+
+    // Two parameters at once.
+    let two: Vec<&crate::report::ParamEffect> = shares.iter().filter_map(|(p, _)| effects.iter().find(|e| &e.param == p)).take(2).collect();
+    if let [a, b] = two[..] {
+        let (la, lb): (Vec<String>, Vec<String>) =
+            (a.values.iter().map(|v| format_value(&v.value)).collect(), b.values.iter().map(|v| format_value(&v.value)).collect());
+        let mut cells: Vec<(usize, usize, f64)> = Vec::new();
+        for s in runs.iter().filter(|s| s.status == Status::Done) {
+            let (Some(i), Some(j), Some(x)) = (
+                a.values.iter().position(|v| Some(&v.value) == s.params.get(&a.param)),
+                b.values.iter().position(|v| Some(&v.value) == s.params.get(&b.param)),
+                s.best_val_loss,
+            ) else {
+                continue;
+            };
+            match cells.iter_mut().find(|c| c.0 == i && c.1 == j) {
+                Some(c) => c.2 = c.2.min(x),
+                None => cells.push((i, j, x)),
+            }
+        }
+        charts::heatmap(&plots.join("heatmap.svg"), &format!("best val loss by {} and {}", a.param, b.param), (&a.param, &la), (&b.param, &lb), &cells)?;
+        html.push_str(&format!("<h2>{} and {} together</h2>\n", escape(&a.param), escape(&b.param)));
+        html.push_str(&figure("heatmap.svg", "heatmap of best val loss over two parameters"));
+        html.push_str("<p class=\"hint\">The two parameters that explain the most variance; each cell is the best val loss of the finished runs with those two values.</p>\n");
+    }
+
+    // Every run.
+    let axes: Vec<(String, Vec<String>)> = effects.iter().map(|e| (e.param.clone(), e.values.iter().map(|v| format_value(&v.value)).collect())).collect();
+    let lines: Vec<(Vec<usize>, f64)> = runs
+        .iter()
+        .filter(|s| s.status == Status::Done)
+        .filter_map(|s| {
+            let idx = effects.iter().map(|e| e.values.iter().position(|v| Some(&v.value) == s.params.get(&e.param))).collect::<Option<Vec<usize>>>()?;
+            Some((idx, s.best_val_loss?))
+        })
+        .collect();
+    if !axes.is_empty() {
+        charts::parallel(&plots.join("parallel.svg"), &axes, "best val loss", &lines, true)?;
+        html.push_str("<h2>Every run</h2>\n");
+        html.push_str(&figure("parallel.svg", "parallel coordinates of every run"));
+    }
+
+    // Importance.
+    if !shares.is_empty() {
+        charts::importance(&plots.join("importance.svg"), &shares)?;
+        html.push_str("<h2>Parameter importance</h2>\n");
+        html.push_str(&figure("importance.svg", "parameter importance"));
+        html.push_str("<p class=\"hint\">Method: a main-effects functional ANOVA over the finished runs. A parameter's share is the variance of its per-value means of best val loss (each weighted by its runs) over the total variance; what the shares leave is interactions and seed noise. Read it on full grids; on random draws the values are unevenly covered.</p>\n");
+    }
+
+    // Samples.
+    let samples: Vec<(String, String)> =
+        curves.iter().filter_map(|(id, _)| Some((id.clone(), std::fs::read_to_string(RunDir::new(sweep_dir.join(id)).samples()).ok()?))).collect();
+    if !samples.is_empty() {
+        html.push_str("<h2>What the best runs write</h2>\n<div class=\"samples\">\n");
+        for (id, text) in &samples {
+            let text: String = text.chars().take(1200).collect();
+            html.push_str(&format!("<div><h3>{}</h3><pre>{}</pre></div>\n", escape(id), escape(&text)));
+        }
+        html.push_str("</div>\n");
+    }
+
+    // Each run's own plot, on demand.
+    html.push_str("<h2>Each run's loss curve</h2>\n");
+    for s in &ranked {
+        if RunDir::new(sweep_dir.join(&s.run_id)).loss_png().exists() {
+            html.push_str(&format!(
+                "<details><summary>{id}</summary><img loading=\"lazy\" src=\"{id}/loss.png\" alt=\"loss curve of {id}\"></details>\n",
+                id = escape(&s.run_id)
+            ));
+        }
+    }
+    let page = format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>sweep {}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n{html}<script>\n{SCRIPT}</script>\n</body>\n</html>\n",
+        escape(&name)
+    );
+    let path = sweep_dir.join("index.html");
+    write_atomic(&path, page.as_bytes())?;
+    Ok(path)
+}
+
+const STYLE: &str = "body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; font-size: 13px; display: block; overflow-x: auto; }
+th, td { padding: 3px 8px; border-bottom: 1px solid #e4e4e4; text-align: left; white-space: nowrap; }
+th { cursor: pointer; background: #f4f4f4; position: sticky; top: 0; }
+th.asc::after { content: ' ▲'; } th.desc::after { content: ' ▼'; }
+tr.failed, tr.diverged { color: #a33; } tr.pruned, tr.interrupted { color: #777; }
+.grid { display: flex; flex-wrap: wrap; gap: 8px; }
+figure { margin: 0.5em 0; } img { max-width: 100%; }
+.samples { display: grid; grid-template-columns: repeat(auto-fill, minmax(270px, 1fr)); gap: 12px; }
+.samples pre { white-space: pre-wrap; background: #fafafa; border: 1px solid #eee; padding: 8px; font-size: 12px; max-height: 320px; overflow: auto; }
+.hint { color: #666; font-size: 13px; }
+";
+
+/// Sorting the table by a clicked header: numbers by their data-sort value, text as text.
+const SCRIPT: &str = "document.querySelectorAll('#runs th').forEach((th, col) => {
+  th.addEventListener('click', () => {
+    const body = document.querySelector('#runs tbody');
+    const numeric = th.dataset.type === 'num';
+    const asc = !th.classList.contains('asc');
+    document.querySelectorAll('#runs th').forEach(h => h.classList.remove('asc', 'desc'));
+    th.classList.add(asc ? 'asc' : 'desc');
+    const key = row => { const c = row.children[col]; return c.dataset.sort !== undefined ? c.dataset.sort : c.textContent; };
+    const rows = Array.from(body.rows);
+    rows.sort((a, b) => {
+      let x = key(a), y = key(b);
+      if (numeric) {
+        const fx = parseFloat(x), fy = parseFloat(y);
+        if (isNaN(fx) && isNaN(fy)) return 0;
+        if (isNaN(fx)) return 1;
+        if (isNaN(fy)) return -1;
+        return asc ? fx - fy : fy - fx;
+      }
+      return asc ? x.localeCompare(y) : y.localeCompare(x);
+    });
+    rows.forEach(r => body.appendChild(r));
+  });
+});
+";

@@ -1,0 +1,102 @@
+use crate::util::{SweepDir, stderr, stdout};
+use std::path::Path;
+use std::process::Command;
+
+/// The browser, installed by tests/browser/ensure-chromium when missing; never skipped.
+fn chromium() -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/ensure-chromium");
+    let out = Command::new("bash").arg(script).output().expect("cannot run tests/browser/ensure-chromium");
+    assert!(out.status.success(), "no headless Chromium for the HTML report's test (it needs root or Debian's chromium package):\n{}", stderr(&out));
+    stdout(&out).trim().to_string()
+}
+
+/// Headless, no sandbox (root in CI), no GPU, and every network request refused.
+fn headless(browser: &str) -> Command {
+    let mut c = Command::new(browser);
+    c.args(["--headless", "--no-sandbox", "--disable-gpu", "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND", "--no-first-run"]);
+    c
+}
+
+/// Loads the report in a frame of a page that clicks its table's headers and reports what it saw.
+const CHECK: &str = r#"<!doctype html><html><body><pre id="result">pending</pre>
+<iframe id="f" src="runs/web/index.html" width="1200" height="800"></iframe>
+<script>
+const f = document.getElementById('f');
+f.addEventListener('load', () => {
+  const out = {};
+  try {
+    const d = f.contentDocument;
+    const ids = () => Array.from(d.querySelectorAll('#runs tbody tr')).map(r => r.children[1].textContent);
+    const th = name => Array.from(d.querySelectorAll('#runs th')).find(h => h.textContent === name);
+    out.before = ids();
+    th('run').click();
+    out.by_run = ids();
+    th('best val').click();
+    th('best val').click();
+    out.by_val_desc = ids();
+    out.images = Array.from(d.querySelectorAll('figure img')).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]);
+  } catch (e) { out.error = String(e); }
+  document.getElementById('result').textContent = JSON.stringify(out);
+});
+</script></body></html>"#;
+
+#[test]
+fn the_html_report_loads_in_a_browser_with_nothing_missing_and_its_table_sorts() {
+    let browser = chromium();
+    let w = SweepDir::new();
+    w.spec("web", "  lr: [1e-3, 3e-3]\n  dropout: [0.0, 0.1]\n");
+    let out = w.sweep(&["run", "sweeps/web.yaml", "--jobs", "2"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("report: runs/web/index.html"), "the last line names the page:\n{}", stdout(&out));
+    for chart in ["val_top.svg", "train_top.svg", "param_lr.svg", "param_dropout.svg", "heatmap.svg", "parallel.svg", "importance.svg"] {
+        let text = w.text(&format!("runs/web/plots/{chart}"));
+        assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{chart} is a whole SVG");
+    }
+    w.write("check.html", CHECK);
+    let page = w.path().join("check.html");
+    let run = headless(&browser)
+        .args(["--allow-file-access-from-files", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("run chromium");
+    let dom = stdout(&run);
+    let log = stderr(&run);
+    let json = dom.split("<pre id=\"result\">").nth(1).and_then(|r| r.split("</pre>").next()).unwrap_or_default().replace("&quot;", "\"");
+    let seen: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("no result from the page ({e}):\n{dom}\n{log}"));
+    assert!(seen.get("error").is_none(), "{seen:#}");
+    let ids = |key: &str| -> Vec<String> { seen[key].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect() };
+    let before = ids("before");
+    assert_eq!(before.len(), 4, "one row per run: {seen:#}");
+    let mut sorted = before.clone();
+    sorted.sort();
+    assert_eq!(ids("by_run"), sorted, "clicking `run` sorts by run id");
+    let mut reversed = before.clone();
+    reversed.reverse();
+    assert_eq!(ids("by_val_desc"), reversed, "clicking `best val` twice sorts highest first (the page starts lowest first)");
+    let images = seen["images"].as_array().unwrap();
+    assert!(images.len() >= 7, "{seen:#}");
+    for image in images {
+        assert_eq!(image[1], true, "{image} did not load");
+    }
+    for bad in ["Uncaught", "Failed to load resource", "ERR_FILE_NOT_FOUND", ":ERROR:CONSOLE"] {
+        assert!(!log.contains(bad), "the browser said {bad}:\n{log}");
+    }
+
+    // A screenshot of the page itself, at the size asked.
+    let shot = w.path().join("shot.png");
+    let run = headless(&browser)
+        .args(["--window-size=1280,1600", &format!("--screenshot={}", shot.display())])
+        .arg(format!("file://{}", w.path().join("runs/web/index.html").display()))
+        .output()
+        .expect("run chromium");
+    assert!(shot.exists(), "no screenshot: {}", stderr(&run));
+    assert_eq!(png_size(&shot), (1280, 1600));
+}
+
+/// Width and height from a PNG's IHDR chunk.
+pub fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{} is a PNG", path.display());
+    let be = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    (be(16), be(20))
+}
