@@ -100,3 +100,42 @@ pub fn png_size(path: &Path) -> (u32, u32) {
     let be = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
     (be(16), be(20))
 }
+
+#[test]
+fn a_seed_repeated_grid_reports_mean_and_std_per_configuration_and_judges_gaps_against_seed_noise() {
+    let w = SweepDir::new();
+    w.spec("seeds", "  lr: [1e-3, 3e-2]\n  seed: [1, 2, 3]\n");
+    let out = w.sweep(&["run", "sweeps/seeds.yaml", "--jobs", "2"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let out = w.sweep(&["report", "runs/seeds", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+
+    // Recomputed here from the runs' own summaries.
+    let loss = |lr: &str, seed: u64| w.summary("seeds", &format!("lr{lr}_seed{seed}"))["best_val_loss"].as_f64().unwrap();
+    let mean_std = |xs: &[f64]| {
+        let m = xs.iter().sum::<f64>() / xs.len() as f64;
+        (m, (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt())
+    };
+    let (a, b) = ([1, 2, 3].map(|s| loss("1e-3", s)), [1, 2, 3].map(|s| loss("0.03", s)));
+    let ((ma, sa), (mb, sb)) = (mean_std(&a), mean_std(&b));
+    let configs = report["configs"].as_array().unwrap();
+    assert_eq!(configs.len(), 2, "{report:#}");
+    for c in configs {
+        let (m, s) = if c["params"]["lr"] == serde_json::json!(1e-3) { (ma, sa) } else { (mb, sb) };
+        assert!((c["mean"].as_f64().unwrap() - m).abs() < 1e-9 && (c["std"].as_f64().unwrap() - s).abs() < 1e-9, "{c:#}");
+        assert_eq!(c["runs"].as_array().unwrap().len(), 3);
+    }
+    let spread = ((sa * sa * 2.0 + sb * sb * 2.0) / 4.0).sqrt();
+    assert!((report["seed_spread"].as_f64().unwrap() - spread).abs() < 1e-9);
+    // The gap between the two lr means against twice its standard error under that spread.
+    let (gap, se) = ((ma - mb).abs(), spread * (2.0f64 / 3.0).sqrt());
+    let verdict = report["verdicts"][0].as_str().unwrap();
+    if gap > 2.0 * se {
+        assert!(verdict.ends_with(": real") && verdict.contains(&format!("by {gap:.4}")) && verdict.contains(&format!("± {se:.4}")), "{verdict}");
+    } else {
+        assert!(verdict.ends_with(": no difference") && verdict.contains(&format!("{gap:.4} apart")), "{verdict}");
+    }
+    assert!(report["by_param"].as_array().unwrap().iter().all(|e| e["param"] != "seed"), "the seed has no per-value table");
+    let table = stdout(&w.sweep(&["report", "runs/seeds"]));
+    assert!(table.contains("configurations over seeds") && table.contains(&format!("{ma:.4} ± {sa:.4}")), "{table}");
+}

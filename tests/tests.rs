@@ -31,7 +31,8 @@ mod early_stop;
 /// Packed trials: the plan's packs, and packed runs that leave what lone runs leave.
 mod packing;
 
-/// The HTML report in headless Chromium: nothing missing, one row per run, sortable.
+/// The report: index.html in headless Chromium (nothing missing, one row per run, sortable),
+/// and seed-repeated grids (mean ± std per configuration, verdicts against seed noise).
 mod report_html;
 
 /// `sweep status` of a local sweep: running, orphaned and finished runs.

@@ -129,7 +129,10 @@ fn sweep_and_report(root: &Path, spec: &str, extra: &[String]) -> Result {
         return Err(format!("the output filesystem is full or failing (see the line above); free space and run the same command again to resume {spec}"));
     }
     println!();
-    run(Command::new(&sweep).current_dir(root).args(["report", "--by", "val_loss"]).arg(format!("runs/{}", sweep_name(root, spec)?)))?;
+    let sweep_dir = format!("runs/{}", sweep_name(root, spec)?);
+    run(Command::new(&sweep).current_dir(root).args(["report", "--by", "val_loss"]).arg(&sweep_dir))?;
+    // The page `sweep run` drew at its end, last, where the eye lands.
+    println!("\nHTML report: {}", root.join(&sweep_dir).join("index.html").display());
     if status.success() { Ok(()) } else { Err("some runs failed or diverged; see the report above".into()) }
 }
 

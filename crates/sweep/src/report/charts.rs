@@ -249,3 +249,50 @@ pub fn importance(path: &Path, shares: &[(String, f64)]) -> anyhow::Result<()> {
     root.present()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The width and height an SVG file declares.
+    fn svg_size(path: &Path) -> (u32, u32) {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{} is a whole SVG", path.display());
+        let attr = |name: &str| -> u32 { text.split(&format!("{name}=\"")).nth(1).and_then(|r| r.split('"').next()).and_then(|v| v.parse().ok()).unwrap() };
+        (attr("width"), attr("height"))
+    }
+
+    #[test]
+    fn every_chart_draws_little_or_nothing_without_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |name: &str| dir.path().join(name);
+        // Runs of different lengths, one of them a single point, and none at all.
+        let curves = vec![
+            ("long".to_string(), (0..50).map(|i| (i * 10, 4.0 - i as f64 * 0.03)).collect()),
+            ("short".to_string(), vec![(0, 4.2), (10, 3.9)]),
+            ("one".to_string(), vec![(0, 4.1)]),
+        ];
+        overlay(&p("a.svg"), "val", "loss", &curves).unwrap();
+        overlay(&p("b.svg"), "val", "loss", &[]).unwrap();
+        assert_eq!(svg_size(&p("a.svg")), WIDE);
+        assert_eq!(svg_size(&p("b.svg")), WIDE);
+        // A parameter with one value, and one with no finished run.
+        let one = ParamPoints { param: "lr".into(), metric: "val_loss".into(), labels: vec!["1e-3".into()], runs: vec![(0, 2.0), (0, 2.1)] };
+        param_chart(&p("c.svg"), &one).unwrap();
+        param_chart(&p("d.svg"), &ParamPoints { runs: Vec::new(), ..one }).unwrap();
+        assert_eq!(svg_size(&p("c.svg")), (440, 320));
+        heatmap(&p("e.svg"), "h", ("lr", &["1".to_string()]), ("dropout", &[]), &[]).unwrap();
+        heatmap(&p("f.svg"), "h", ("lr", &["1".to_string(), "2".into()]), ("dropout", &["0".to_string()]), &[(0, 0, 2.0), (1, 0, 2.0)]).unwrap();
+        parallel(&p("g.svg"), &[("lr".into(), vec!["1".into()])], "val", &[], true).unwrap();
+        importance(&p("h.svg"), &[]).unwrap();
+        importance(&p("i.svg"), &[("lr".into(), 0.7), ("dropout".into(), 0.1)]).unwrap();
+        assert_eq!(svg_size(&p("i.svg")), (560, 60 + 34 * 2));
+    }
+
+    #[test]
+    fn the_colour_ramp_runs_from_dark_blue_to_yellow() {
+        assert_eq!(ramp(0.0), RGBColor(68, 1, 84));
+        assert_eq!(ramp(1.0), RGBColor(253, 231, 37));
+        assert_eq!(ramp(f64::NAN), ramp(0.5));
+    }
+}

@@ -313,3 +313,53 @@ const SCRIPT: &str = "document.querySelectorAll('#runs th').forEach((th, col) =>
   });
 });
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn summary(id: &str, lr: f64, loss: Option<f64>) -> Summary {
+        let mut s = Summary::failed(id, [("lr".to_string(), json!(lr))].into_iter().collect(), 1.0, "out of memory".into());
+        if let Some(l) = loss {
+            (s.status, s.error, s.best_val_loss) = (Status::Done, None, Some(l));
+        }
+        s
+    }
+
+    fn sweep(runs: &[Summary]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for s in runs {
+            let run = RunDir::new(dir.path().join(&s.run_id));
+            std::fs::create_dir_all(&run.path).unwrap();
+            run.write_summary(s).unwrap();
+            loss_csv::create(&run.loss_csv()).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_single_run_and_a_sweep_where_every_run_failed_still_make_a_page() {
+        for runs in [vec![summary("lr1e-3", 1e-3, Some(2.0))], vec![summary("a", 1e-3, None), summary("b", 1e-2, None)]] {
+            let dir = sweep(&runs);
+            let page = std::fs::read_to_string(write(dir.path()).unwrap()).unwrap();
+            assert_eq!(page.matches("<tr class=").count(), runs.len(), "{page}");
+            assert!(page.contains("</html>"));
+        }
+    }
+
+    #[test]
+    fn importance_is_the_share_of_variance_of_each_main_effect() {
+        // lr moves the loss by 1.0, dropout by 0.2, on a full 2×2 grid: variances 0.25 and 0.01.
+        let run = |lr: f64, d: f64, loss: f64| {
+            let mut s = summary(&format!("{lr}_{d}"), lr, Some(loss));
+            s.params.insert("dropout".into(), json!(d));
+            s
+        };
+        let runs = vec![run(1.0, 0.0, 2.0), run(1.0, 0.1, 2.2), run(2.0, 0.0, 3.0), run(2.0, 0.1, 3.2)];
+        let shares = importance(&runs, "val_loss");
+        assert_eq!(shares[0].0, "lr");
+        assert!((shares[0].1 - 0.25 / 0.26).abs() < 1e-12, "{shares:?}");
+        assert!((shares[1].1 - 0.01 / 0.26).abs() < 1e-12, "{shares:?}");
+    }
+}
