@@ -138,4 +138,12 @@ fn a_seed_repeated_grid_reports_mean_and_std_per_configuration_and_judges_gaps_a
     assert!(report["by_param"].as_array().unwrap().iter().all(|e| e["param"] != "seed"), "the seed has no per-value table");
     let table = stdout(&w.sweep(&["report", "runs/seeds"]));
     assert!(table.contains("configurations over seeds") && table.contains(&format!("{ma:.4} ± {sa:.4}")), "{table}");
+
+    // `sweep compare` overlays any runs in one picture; a folder that is not a run is refused.
+    let out = w.sweep(&["compare", "runs/seeds/lr1e-3_seed1", "runs/seeds/lr0.03_seed2", "-o", "both.png"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(png_size(&w.path().join("both.png")), (900, 480));
+    let out = w.sweep(&["compare", "data", "-o", "x.png"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("data has no loss.csv rows"), "{}", stderr(&out));
 }

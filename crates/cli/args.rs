@@ -21,6 +21,8 @@ pub enum Command {
     Sample(SampleArgs),
     /// Explain a loss curve: a run folder, a sweep folder (every run), or a nanoGPT training log
     Diagnose(DiagnoseArgs),
+    /// Overlay the loss curves of any runs, from any sweeps, in one picture
+    Compare(CompareArgs),
     /// What every run of a sweep is doing now (pending, running where and at which step, or
     /// how it ended), and for a Slurm sweep its job array's tasks
     Status(StatusArgs),
@@ -135,6 +137,16 @@ impl SlurmArgs {
         .filter_map(|(flag, given)| given.then_some(flag))
         .collect()
     }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CompareArgs {
+    /// Run folders, e.g. runs/feiniao/bs16_blk32_emb64_L2_lr1e-3_do0.1 runs/other/…
+    #[arg(required = true, num_args = 1..)]
+    pub run_dirs: Vec<PathBuf>,
+    /// The picture to write: .png, or .svg
+    #[arg(long, short = 'o', default_value = "compare.png")]
+    pub output: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]

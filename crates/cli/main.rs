@@ -3,6 +3,7 @@
 
 mod args;
 mod calibrate;
+mod compare;
 mod diagnose;
 mod exit_code;
 mod report;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         Command::Report(a) => report::report(a),
         Command::Sample(a) => sample::sample(a),
         Command::Diagnose(a) => diagnose::diagnose(a),
+        Command::Compare(a) => compare::compare(a),
         Command::Status(a) => status::status(a),
         Command::Cancel(a) => status::cancel(a),
         Command::Trial(a) => trial::trial(a),

@@ -17,6 +17,7 @@ use std::time::Instant;
 use sweep::output::disk;
 use sweep::output::loss_csv::{self, LossRow};
 use sweep::output::run_dir::{RunDir, write_atomic};
+use sweep::output::steps_csv;
 use sweep::{Status, Summary};
 use sweep_config::RunConfig;
 use train::{EvalRow, Observer, Outcome, Stop};
@@ -26,6 +27,7 @@ use train::{EvalRow, Observer, Outcome, Stop};
 /// snapshots to resume.safetensors and stops when SIGINT arrives.
 struct CsvObserver {
     path: std::path::PathBuf,
+    steps: std::path::PathBuf,
     resume: std::path::PathBuf,
     /// "" alone, "[run id] " in a pack.
     prefix: String,
@@ -36,7 +38,7 @@ struct CsvObserver {
 impl CsvObserver {
     fn new(dir: &RunDir, stop: Arc<AtomicBool>, packed: bool) -> Self {
         let prefix = if packed { format!("[{}] ", dir.id()) } else { String::new() };
-        CsvObserver { path: dir.loss_csv(), resume: dir.resume_state(), prefix, stop, error: None }
+        CsvObserver { path: dir.loss_csv(), steps: dir.steps_csv(), resume: dir.resume_state(), prefix, stop, error: None }
     }
 }
 
@@ -51,6 +53,11 @@ impl Observer for CsvObserver {
         let mut out = std::io::stdout();
         if let Err(e) = writeln!(out, "{}{line}", self.prefix).and_then(|_| out.flush()) {
             self.error.get_or_insert_with(|| format!("writing train.log: {e}"));
+        }
+    }
+    fn on_step(&mut self, step: u64, loss: f64) {
+        if let Err(e) = steps_csv::append(&self.steps, step, loss) {
+            self.error.get_or_insert_with(|| format!("cannot append to {}: {e}", self.steps.display()));
         }
     }
     fn on_checkpoint(&mut self, snapshot: &train::Snapshot) -> Result<(), train::TrainError> {
@@ -108,6 +115,12 @@ pub fn trial(a: TrialArgs) -> anyhow::Result<u8> {
         say(&format!("peak memory of this trial process: {mib} MiB"));
     }
     Ok(code)
+}
+
+/// loss.csv and steps.csv for a run that starts from step 0.
+fn fresh_logs(dir: &RunDir) -> anyhow::Result<()> {
+    loss_csv::create(&dir.loss_csv()).with_context(|| format!("creating {}", dir.loss_csv().display()))?;
+    steps_csv::create(&dir.steps_csv()).with_context(|| format!("creating {}", dir.steps_csv().display()))
 }
 
 fn read_config(dir: &RunDir) -> anyhow::Result<RunConfig> {
@@ -222,6 +235,7 @@ fn resume_point(dir: &RunDir, prefix: &str) -> anyhow::Result<Option<u64>> {
     match train::checkpoint::resume_step(&dir.resume_state()) {
         Ok(step) => {
             loss_csv::keep_before(&dir.loss_csv(), step).with_context(|| format!("trimming {}", dir.loss_csv().display()))?;
+            steps_csv::keep_before(&dir.steps_csv(), step).with_context(|| format!("trimming {}", dir.steps_csv().display()))?;
             Ok(Some(step))
         }
         Err(e) => {
@@ -266,7 +280,7 @@ fn train_and_save(dir: &RunDir, config: &RunConfig, params: Params, start: Insta
     let out = match out {
         Some(out) => out,
         None => {
-            loss_csv::create(&dir.loss_csv()).with_context(|| format!("creating {}", dir.loss_csv().display()))?;
+            fresh_logs(dir)?;
             println!("{}", start_line(dir, device, &data, None));
             train::train(config, &data, device, &mut observer, None)?
         }
@@ -304,7 +318,7 @@ fn train_pack(dirs: &[RunDir], start: Instant, stop: Arc<AtomicBool>) -> Vec<(Pa
         }
         let step = resume_point(dir, &prefixes[i]).and_then(|step| {
             if step.is_none() {
-                loss_csv::create(&dir.loss_csv()).with_context(|| format!("creating {}", dir.loss_csv().display()))?;
+                fresh_logs(dir)?;
             }
             say(&format!("{}{}", prefixes[i], start_line(dir, device, &data, step)));
             Ok(step)
@@ -357,7 +371,7 @@ fn train_pack(dirs: &[RunDir], start: Instant, stop: Arc<AtomicBool>) -> Vec<(Pa
                 // A saved state that does not load: this member starts over, alone.
                 Err(e) if resumed[i] && unusable_state(&e, dir) => {
                     say(&format!("{}warning: {e}; restarting this run from scratch", prefixes[i]));
-                    loss_csv::create(&dir.loss_csv()).with_context(|| format!("creating {}", dir.loss_csv().display()))?;
+                    fresh_logs(dir)?;
                     (train::train(config, &data, device, observer, None)?, Vec::new())
                 }
                 other => (other?, std::mem::take(&mut mates[i])),
@@ -389,7 +403,7 @@ fn finish(
         anyhow::bail!(e);
     }
     let rows = loss_csv::read(&dir.loss_csv()).with_context(|| format!("reading {}", dir.loss_csv().display()))?;
-    if let Err(e) = sweep::report::plot::write_loss_png(dir, &dir.id(), &rows) {
+    if let Err(e) = sweep::report::plot::write_loss_png(dir, &dir.id(), &rows, None) {
         let text = format!("{e:#}");
         // A full disk stops the run (and the sweep); anything else only costs the picture.
         if disk::classify(&text).is_some() {
@@ -412,6 +426,13 @@ fn finish(
     let mut summary = summarize(dir, config, params, &out, &rows, data.train.len() as u64, start);
     if status != Status::Interrupted {
         summary.findings = diagnose::diagnose(&sweep::output::evidence::from_run_dir(dir, &summary));
+        // Drawn again with the diagnosis's most severe finding under the title.
+        let verdict = summary.findings.iter().filter(|f| f.severity > diagnose::Severity::Info).max_by_key(|f| f.severity).map(|f| f.message.clone());
+        if let Some(v) = verdict
+            && let Err(e) = sweep::report::plot::write_loss_png(dir, &dir.id(), &rows, Some(&v))
+        {
+            say(&format!("{prefix}warning: cannot draw {}: {e:#}", dir.loss_png().display()));
+        }
     }
     Ok(summary)
 }

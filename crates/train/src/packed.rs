@@ -504,6 +504,7 @@ fn run<'a>(pack: &mut Pack, mut live: Vec<Live<'a>>, data: &TokenData, device: D
             let blew_up = divergence.blew_up(loss, step, l.cfg.train.warmup_iters);
             if log_now || blew_up {
                 l.observer.on_log(&format!("iter {step}: loss {loss:.4}, time {ms:.2}ms"));
+                l.observer.on_step(step, loss);
             }
             if blew_up {
                 l.observer.on_log(&format!("{}; the rest of its pack trains on", divergence.line(loss, step)));

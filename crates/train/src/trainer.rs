@@ -29,6 +29,8 @@ pub trait Observer {
     fn on_eval(&mut self, row: &EvalRow);
     /// A human-readable progress line in nanoGPT's format.
     fn on_log(&mut self, _line: &str) {}
+    /// The training loss of a logged step (every LOG_INTERVAL steps, and a diverging one).
+    fn on_step(&mut self, _step: u64, _loss: f64) {}
     /// Every checkpoint_interval steps and when stopping early: a chance to save the
     /// whole training state (`Snapshot::save`).
     fn on_checkpoint(&mut self, _snapshot: &Snapshot) -> Result<(), TrainError> {
@@ -191,6 +193,7 @@ pub fn train(
         if step % LOG_INTERVAL == 0 || blew_up {
             let ms = last_log.elapsed().as_secs_f64() * 1e3 / (steps - last_logged_steps).max(1) as f64;
             observer.on_log(&format!("iter {step}: loss {loss:.4}, time {ms:.2}ms"));
+            observer.on_step(step, loss);
             (last_log, last_logged_steps) = (Instant::now(), steps);
         }
         if blew_up {

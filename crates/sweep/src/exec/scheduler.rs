@@ -687,7 +687,7 @@ fn mark_pruned(summary: &mut Summary, decision: Decision, run: &PlannedRun, dir:
     summary.pruned = Some(Pruned { at_step, max_iters, rule: decision.rule });
     let _ = std::fs::OpenOptions::new().append(true).open(dir.log()).and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
     let title = format!("{} (pruned at step {at_step} of {max_iters})", run.id);
-    let _ = report::plot::write_loss_png(dir, &title, &loss_csv::read_complete(&dir.loss_csv()));
+    let _ = report::plot::write_loss_png(dir, &title, &loss_csv::read_complete(&dir.loss_csv()), None);
 }
 
 fn release(control: &Control, claim: Arc<Claim>) {

@@ -1,4 +1,5 @@
 //! What a sweep leaves on disk: the run folder and its atomic writes, summary.json, loss.csv,
+//! steps.csv (the logged training loss of every logged step),
 //! the bytes it all takes and the filesystem failures that stop a sweep (`disk`),
 //! and the diagnosis evidence read back from a finished run folder.
 
@@ -6,4 +7,5 @@ pub mod disk;
 pub mod evidence;
 pub mod loss_csv;
 pub mod run_dir;
+pub mod steps_csv;
 pub mod summary;

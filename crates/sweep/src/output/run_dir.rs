@@ -28,6 +28,10 @@ impl RunDir {
     pub fn loss_csv(&self) -> PathBuf {
         self.path.join("loss.csv")
     }
+    /// The training loss of every logged step.
+    pub fn steps_csv(&self) -> PathBuf {
+        self.path.join("steps.csv")
+    }
     pub fn loss_png(&self) -> PathBuf {
         self.path.join("loss.png")
     }

@@ -48,14 +48,45 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-/// Curves of several runs on one chart, with a legend of run ids.
+/// Curves of several runs on one chart, with a legend of run ids (SVG).
 pub fn overlay(path: &Path, title: &str, y_desc: &str, curves: &[(String, Vec<(u64, f64)>)]) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, WIDE).into_drawing_area();
+    draw_overlay(&root, title, y_desc, curves, &[])?;
+    root.present()?;
+    Ok(())
+}
+
+/// Val loss of any runs overlaid (thick), with their train loss (thin, same colour): a PNG
+/// when `path` ends in .png, else an SVG. For `sweep compare`.
+pub fn compare(path: &Path, title: &str, val: &[(String, Vec<(u64, f64)>)], train: &[(String, Vec<(u64, f64)>)]) -> anyhow::Result<()> {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+        let root = BitMapBackend::new(path, WIDE).into_drawing_area();
+        draw_overlay(&root, title, "loss (nats / token); thick val, thin train", val, train)?;
+        root.present()?;
+    } else {
+        let root = SVGBackend::new(path, WIDE).into_drawing_area();
+        draw_overlay(&root, title, "loss (nats / token); thick val, thin train", val, train)?;
+        root.present()?;
+    }
+    Ok(())
+}
+
+fn draw_overlay<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    y_desc: &str,
+    curves: &[(String, Vec<(u64, f64)>)],
+    thin: &[(String, Vec<(u64, f64)>)],
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
     root.fill(&WHITE)?;
-    let max_step = curves.iter().flat_map(|(_, c)| c.iter().map(|p| p.0)).max().unwrap_or(1).max(1);
-    let (lo, hi) = range(curves.iter().flat_map(|(_, c)| c.iter().map(|p| p.1)));
+    let all = || curves.iter().chain(thin);
+    let max_step = all().flat_map(|(_, c)| c.iter().map(|p| p.0)).max().unwrap_or(1).max(1);
+    let (lo, hi) = range(all().flat_map(|(_, c)| c.iter().map(|p| p.1)));
     let mut chart =
-        ChartBuilder::on(&root).caption(title, (FONT, 20)).margin(12).x_label_area_size(40).y_label_area_size(60).build_cartesian_2d(0u64..max_step, lo..hi)?;
+        ChartBuilder::on(root).caption(title, (FONT, 20)).margin(12).x_label_area_size(40).y_label_area_size(60).build_cartesian_2d(0u64..max_step, lo..hi)?;
     chart.configure_mesh().x_desc("step").y_desc(y_desc).light_line_style(RGBColor(238, 238, 238)).label_style((FONT, 13)).draw()?;
     for (i, (name, points)) in curves.iter().enumerate() {
         let color = palette(i);
@@ -64,6 +95,10 @@ pub fn overlay(path: &Path, title: &str, y_desc: &str, curves: &[(String, Vec<(u
             .draw_series(LineSeries::new(points, color.stroke_width(2)))?
             .label(name.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
+    }
+    for (i, (_, points)) in thin.iter().enumerate() {
+        let points: Vec<(u64, f64)> = points.iter().copied().filter(|p| p.1.is_finite()).collect();
+        chart.draw_series(LineSeries::new(points, palette(i).mix(0.6).stroke_width(1)))?;
     }
     if !curves.is_empty() {
         chart
@@ -74,7 +109,6 @@ pub fn overlay(path: &Path, title: &str, y_desc: &str, curves: &[(String, Vec<(u
             .label_font((FONT, 12))
             .draw()?;
     }
-    root.present()?;
     Ok(())
 }
 
