@@ -179,7 +179,7 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
             let points: Vec<(usize, f64)> = runs
                 .iter()
                 .filter(|s| s.status == Status::Done)
-                .filter_map(|s| Some((e.values.iter().position(|v| Some(&v.value) == s.params.get(&e.param))?, s.metric(metric)?.as_f64()?)))
+                .filter_map(|s| Some((s.params.get(&e.param).and_then(|v| e.position(v))?, s.metric(metric)?.as_f64()?)))
                 .collect();
             let file = format!("param_{}.svg", e.param);
             charts::param_chart(&plots.join(&file), &charts::ParamPoints { param: e.param.clone(), metric: metric.into(), labels, runs: points })?;
@@ -202,11 +202,9 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
             (a.values.iter().map(|v| format_value(&v.value)).collect(), b.values.iter().map(|v| format_value(&v.value)).collect());
         let mut cells: Vec<(usize, usize, f64)> = Vec::new();
         for s in runs.iter().filter(|s| s.status == Status::Done) {
-            let (Some(i), Some(j), Some(x)) = (
-                a.values.iter().position(|v| Some(&v.value) == s.params.get(&a.param)),
-                b.values.iter().position(|v| Some(&v.value) == s.params.get(&b.param)),
-                s.best_val_loss,
-            ) else {
+            let (Some(i), Some(j), Some(x)) =
+                (s.params.get(&a.param).and_then(|v| a.position(v)), s.params.get(&b.param).and_then(|v| b.position(v)), s.best_val_loss)
+            else {
                 continue;
             };
             match cells.iter_mut().find(|c| c.0 == i && c.1 == j) {
@@ -226,7 +224,7 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
         .iter()
         .filter(|s| s.status == Status::Done)
         .filter_map(|s| {
-            let idx = effects.iter().map(|e| e.values.iter().position(|v| Some(&v.value) == s.params.get(&e.param))).collect::<Option<Vec<usize>>>()?;
+            let idx = effects.iter().map(|e| s.params.get(&e.param).and_then(|v| e.position(v))).collect::<Option<Vec<usize>>>()?;
             Some((idx, s.best_val_loss?))
         })
         .collect();

@@ -96,6 +96,58 @@ pub struct ParamEffect {
     pub param: String,
     pub metric: String,
     pub values: Vec<ValueStats>,
+    /// For a parameter drawn from a continuous range (more than `MAX_VALUES` distinct
+    /// numbers): the lowest value, then the upper edge of each range its runs are grouped
+    /// into; each value above is then a range such as "1e-4–3e-4".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bins: Option<Vec<f64>>,
+}
+
+/// More distinct values than this, all numbers, and a parameter's runs are grouped into
+/// `BINS` ranges of about equal counts (random and TPE search draw a new value for every run).
+pub const MAX_VALUES: usize = 8;
+pub const BINS: usize = 4;
+
+impl ParamEffect {
+    /// Which of `values` a run's value falls in.
+    pub fn position(&self, v: &Value) -> Option<usize> {
+        let label = match &self.bins {
+            None => v.clone(),
+            Some(edges) => Value::String(bin_label(edges, bin_of(edges, v.as_f64()?))),
+        };
+        self.values.iter().position(|vs| vs.value == label)
+    }
+}
+
+/// The range a number falls in, given the lowest value and the upper edges.
+fn bin_of(edges: &[f64], x: f64) -> usize {
+    (1..edges.len()).find(|&i| x <= edges[i]).unwrap_or(edges.len() - 1) - 1
+}
+
+/// "1e-4–3e-4": a range from its lower edge (the lowest value, or the previous range's
+/// upper edge) to its own.
+fn bin_label(edges: &[f64], bin: usize) -> String {
+    // Three significant digits, in the run ids' notation: 9.000000000000001e-3 is 9e-3.
+    let short = |x: f64| format_value(&serde_json::json!(format!("{x:.2e}").parse::<f64>().unwrap_or(x)));
+    format!("{}–{}", short(edges[bin]), short(edges[bin + 1]))
+}
+
+/// The lowest value and the upper edges of `BINS` ranges of about equal counts, when the
+/// values are more than `MAX_VALUES` distinct numbers; None otherwise.
+fn bin_edges<'v>(values: impl Iterator<Item = &'v Value>) -> Option<Vec<f64>> {
+    let mut xs: Vec<f64> = Vec::new();
+    for v in values {
+        xs.push(v.as_f64().filter(|x| x.is_finite())?);
+    }
+    xs.sort_by(f64::total_cmp);
+    let mut distinct = xs.clone();
+    distinct.dedup();
+    if distinct.len() <= MAX_VALUES {
+        return None;
+    }
+    let mut edges: Vec<f64> = std::iter::once(xs[0]).chain((1..=BINS).map(|b| xs[(b * xs.len()).div_ceil(BINS) - 1])).collect();
+    edges.dedup();
+    Some(edges)
 }
 
 /// The numeric metric the per-parameter tables use: the ranking metric when it is a
@@ -119,9 +171,19 @@ pub fn param_effects(runs: &[Summary], opts: &RankBy) -> Vec<ParamEffect> {
     params
         .into_iter()
         .map(|param| {
+            let bins = bin_edges(done.iter().filter_map(|(s, _)| s.params.get(&param)));
             let mut values: Vec<ValueStats> = Vec::new();
             for (s, x) in &done {
                 let Some(v) = s.params.get(&param) else { continue };
+                let binned;
+                let v = match &bins {
+                    Some(edges) => {
+                        let Some(x) = v.as_f64() else { continue };
+                        binned = Value::String(bin_label(edges, bin_of(edges, x)));
+                        &binned
+                    }
+                    None => v,
+                };
                 let better = |a: f64, b: f64| if desc { a > b } else { a < b };
                 match values.iter_mut().find(|vs| &vs.value == v) {
                     Some(vs) => {
@@ -138,8 +200,12 @@ pub fn param_effects(runs: &[Summary], opts: &RankBy) -> Vec<ParamEffect> {
             for vs in &mut values {
                 vs.mean /= vs.runs as f64;
             }
-            values.sort_by(|a, b| compare(&a.value, &b.value));
-            ParamEffect { param, metric: metric.clone(), values }
+            match &bins {
+                // Ranges in the order of their edges.
+                Some(edges) => values.sort_by_key(|vs| (0..edges.len() - 1).position(|b| Value::String(bin_label(edges, b)) == vs.value)),
+                None => values.sort_by(|a, b| compare(&a.value, &b.value)),
+            }
+            ParamEffect { param, metric: metric.clone(), values, bins }
         })
         .filter(|e| !e.values.is_empty() && e.param != stats::SEED)
         .collect()
@@ -460,6 +526,20 @@ mod tests {
         // With a seed spread: se = 0.1 · sqrt(1/2 + 1/1) = 0.1225; 0.7 is real, and 0.2 would not be.
         assert_eq!(verdict(lr, false, Some(0.1)).unwrap(), "lr = 1e-3 beats 1e-2 by 0.7000 val_loss (± 0.1225 seed noise): real");
         assert_eq!(verdict(lr, false, Some(0.5)).unwrap(), "lr = 1e-3 vs 1e-2: 0.7000 apart, within seed noise (± 0.6124): no difference");
+    }
+
+    #[test]
+    fn a_parameter_drawn_from_a_range_is_grouped_into_four_ranges() {
+        let runs: Vec<Summary> = (1..=12).map(|i| run(&format!("r{i}"), i as f64 * 1e-3, 0.0, Some(3.0 - i as f64 * 0.1))).collect();
+        let lr = param_effects(&runs, &RankBy::default()).into_iter().find(|e| e.param == "lr").unwrap();
+        let labels: Vec<String> = lr.values.iter().map(|v| v.value.as_str().unwrap().to_string()).collect();
+        assert_eq!(labels, ["1e-3–3e-3", "3e-3–6e-3", "6e-3–9e-3", "9e-3–0.012"]);
+        assert_eq!(lr.values.iter().map(|v| v.runs).collect::<Vec<_>>(), [3, 3, 3, 3]);
+        assert_eq!(lr.position(&json!(0.0105)), Some(3));
+        assert_eq!(lr.position(&json!(1e-3)), Some(0));
+        // Eight distinct values or fewer stay values.
+        let few: Vec<Summary> = (1..=8).map(|i| run(&format!("r{i}"), i as f64 * 1e-3, 0.0, Some(2.0))).collect();
+        assert!(param_effects(&few, &RankBy::default())[0].bins.is_none());
     }
 
     #[test]
