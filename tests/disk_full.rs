@@ -64,7 +64,7 @@ fn losses(sweep_dir: &Path) -> Vec<(String, Vec<String>)> {
     let mut runs: Vec<(String, Vec<String>)> = std::fs::read_dir(sweep_dir)
         .unwrap()
         .flatten()
-        .filter(|e| e.path().is_dir())
+        .filter(|e| e.path().join("config.json").exists())
         .map(|e| {
             let csv = std::fs::read_to_string(e.path().join("loss.csv")).unwrap_or_default();
             let rows = csv.lines().skip(1).map(|l| l.split(',').take(5).collect::<Vec<_>>().join(",")).collect();

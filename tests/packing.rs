@@ -33,7 +33,7 @@ fn a_packed_sweep_leaves_every_run_folder_with_the_losses_of_training_alone() {
         assert!(run.status.success(), "{}\n{}", stdout(&run), stderr(&run));
     }
     let read = |out: &str, id: &str, file: &str| std::fs::read_to_string(w.path().join(out).join("same").join(id).join(file)).unwrap_or_default();
-    let runs = std::fs::read_dir(w.path().join("runs_packed/same")).unwrap().flatten().filter(|e| e.path().is_dir()).count();
+    let runs = std::fs::read_dir(w.path().join("runs_packed/same")).unwrap().flatten().filter(|e| e.path().join("config.json").exists()).count();
     assert_eq!(runs, 3);
     for id in ["lr1e-3_do0", "lr3e-3_do0", "lr1e-2_do0"] {
         let log = read("runs_packed", id, "train.log");

@@ -129,8 +129,8 @@ pub fn ids(w: &SweepDir, sweep: &str) -> Vec<String> {
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        // The Slurm backend's script, job record and task logs are not a run.
-        .filter(|name| name != "slurm")
+        // Not runs: the Slurm backend's script, jobs and task logs; the HTML report's charts.
+        .filter(|name| name != "slurm" && name != "plots")
         .collect();
     ids.sort();
     ids
