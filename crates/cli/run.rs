@@ -119,7 +119,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         let order: Vec<&PlannedRun> = order.into_iter().map(|(r, _)| r).collect();
         print_packs(&plan, &spec.swept_keys(), &order, packing, data.vocab_size, jobs);
         print_early_stop(&plan, &todo, &predicted, jobs);
-        print_disk(&todo, data.vocab_size, tokenizer_bytes, jobs, &sweep_dir, plan.early_stop.is_some());
+        print_disk(&todo, data.vocab_size, tokenizer_bytes, jobs, &sweep_dir, plan.early_stop.is_some(), spec.swept_keys().len());
         return Ok(exit_code::OK);
     }
     if !todo.conflicts.is_empty() {
@@ -260,9 +260,9 @@ fn storage_line(stop: &scheduler::StorageStop, sweep_dir: &std::path::Path) -> S
 
 /// The disk space the pending runs will take when finished and at most on the way, and
 /// what the output filesystem has free.
-fn print_disk(todo: &Pending, vocab_size: usize, tokenizer_bytes: u64, jobs: usize, sweep_dir: &std::path::Path, early_stop: bool) {
+fn print_disk(todo: &Pending, vocab_size: usize, tokenizer_bytes: u64, jobs: usize, sweep_dir: &std::path::Path, early_stop: bool, n_swept: usize) {
     let bytes: Vec<disk::RunBytes> = todo.pending.iter().map(|r| disk::run_bytes(&r.config, vocab_size, tokenizer_bytes)).collect();
-    let finished = bytes.iter().map(|b| b.finished).sum::<u64>() + disk::sweep_files_bytes(todo.pending.len() + todo.skipped);
+    let finished = bytes.iter().map(|b| b.finished).sum::<u64>() + disk::sweep_files_bytes(todo.pending.len() + todo.skipped, n_swept);
     let mut extra: Vec<u64> = bytes.iter().map(|b| b.peak - b.finished).collect();
     extra.sort_unstable_by(|a, b| b.cmp(a));
     let peak = finished + extra.iter().take(jobs).sum::<u64>();
@@ -274,7 +274,7 @@ fn print_disk(todo: &Pending, vocab_size: usize, tokenizer_bytes: u64, jobs: usi
     let which = if todo.skipped > 0 { format!(" for the {} run(s) still to train", todo.pending.len()) } else { String::new() };
     // A pruned run keeps its training state (about three times its weights) for --resume-pruned.
     let pruned = if early_stop {
-        let most = bytes.iter().map(|b| b.pruned.max(b.finished)).sum::<u64>() + disk::sweep_files_bytes(todo.pending.len() + todo.skipped);
+        let most = bytes.iter().map(|b| b.pruned.max(b.finished)).sum::<u64>() + disk::sweep_files_bytes(todo.pending.len() + todo.skipped, n_swept);
         format!(" (up to {} if early termination prunes them, as pruned runs keep their training state)", disk::human_bytes(most))
     } else {
         String::new()

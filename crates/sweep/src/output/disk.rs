@@ -143,16 +143,25 @@ pub fn run_bytes(cfg: &RunConfig, vocab_size: usize, tokenizer_bytes: u64) -> Ru
     let train_log = 300 + 40 * (t.max_iters / 10 + 1) + 50 * evals;
     // Up to 4 bytes a token (UTF-8), plus a header line per prompt.
     let samples = s.prompts.iter().map(|p| 100 + p.len() as u64 + 4 * s.max_new_tokens as u64).sum::<u64>();
-    let small = [CONFIG_BYTES, tokenizer_bytes, loss_csv, train_log, SUMMARY_BYTES, LOSS_PNG_BYTES, samples].into_iter().map(blocks).sum::<u64>();
+    // steps.csv: a row per logged step (every 10).
+    let steps_csv = 16 + 25 * (t.max_iters / 10 + 1);
+    let small = [CONFIG_BYTES, tokenizer_bytes, loss_csv, steps_csv, train_log, SUMMARY_BYTES, LOSS_PNG_BYTES, samples].into_iter().map(blocks).sum::<u64>();
     let finished = blocks(weights) + small;
     let peak = (2 * blocks(state)).max(blocks(state) + blocks(weights)) + small;
     let pruned = blocks(state) + small;
     RunBytes { finished, peak, pruned }
 }
 
-/// What the sweep folder itself holds beside the runs: sweep.json, report.md, report.csv.
-pub fn sweep_files_bytes(n_runs: usize) -> u64 {
-    blocks(1_000) + 2 * blocks(600 + 260 * n_runs as u64)
+/// What the sweep folder itself holds beside the runs: sweep.json, report.md, report.csv,
+/// index.html and its charts in plots/.
+pub fn sweep_files_bytes(n_runs: usize, n_params: usize) -> u64 {
+    let n = n_runs as u64;
+    let reports = blocks(1_000) + 2 * blocks(600 + 260 * n);
+    // index.html (a table row per run) and its SVG charts, measured on the demo sweep: the two
+    // curve overlays, heatmap, importance, parallel coordinates (a line per run), and a chart
+    // per swept parameter.
+    let page = blocks(4_000 + 1_300 * n) + 2 * blocks(17_000) + 2 * blocks(5_000) + blocks(4_500 + 200 * n) + n_params as u64 * blocks(12_500);
+    reports + page
 }
 
 #[cfg(test)]
