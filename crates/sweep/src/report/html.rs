@@ -21,6 +21,11 @@ pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// `text` with its `backquoted` parts as <code> (verdicts quote spec lines that way).
+fn code_spans(text: &str) -> String {
+    text.split('`').enumerate().map(|(i, part)| if i % 2 == 1 { format!("<code>{part}</code>") } else { part.to_string() }).collect()
+}
+
 /// Each parameter's share of the variance of the metric over finished runs: the variance of
 /// its per-value means (weighted by runs) over the total variance, a main-effects functional
 /// ANOVA. On a full grid the shares add up to at most 1; the rest is interactions and noise.
@@ -98,18 +103,13 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
         acc
     });
     html.push_str("<h2>Runs</h2>\n<p class=\"hint\">Click a column header to sort by it; click again to reverse.</p>\n<table id=\"runs\">\n<thead><tr>");
-    let mut heads: Vec<(&str, bool)> = vec![
-        ("rank", true),
-        ("run", false),
-        ("status", false),
-        ("best val", true),
-        ("config mean ± std", true),
-        ("final val", true),
-        ("train", true),
-        ("params", true),
-        ("epochs", true),
-        ("seconds", true),
-    ];
+    let mut heads: Vec<(&str, bool)> = vec![("rank", true), ("run", false), ("status", false), ("best val", true)];
+    // The configuration's mean ± std over seeds only says something when seeds repeat.
+    let seeds = spread.is_some();
+    if seeds {
+        heads.push(("config mean ± std", true));
+    }
+    heads.extend([("final val", true), ("train", true), ("params", true), ("epochs", true), ("seconds", true)]);
     let param_heads: Vec<(&str, bool)> = params.iter().map(|p| (p.as_str(), true)).collect();
     heads.extend(param_heads);
     heads.extend([("findings", false), ("note", false), ("files", false)]);
@@ -124,6 +124,7 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
         };
         let config = configs.iter().find(|c| c.runs.iter().any(|r| r.0 == s.run_id));
         let config_cell = match config {
+            _ if !seeds => String::new(),
             Some(c) => format!(
                 "<td data-sort=\"{}\">{}</td>",
                 c.mean,
@@ -169,7 +170,7 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
         html.push_str("<h2>What each parameter did</h2>\n<ul>\n");
         for e in &effects {
             if let Some(v) = verdict(e, false, spread) {
-                html.push_str(&format!("<li>{}</li>\n", escape(&v)));
+                html.push_str(&format!("<li>{}</li>\n", code_spans(&escape(&v))));
             }
         }
         html.push_str("</ul>\n<div class=\"grid\">\n");
