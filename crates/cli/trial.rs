@@ -27,7 +27,7 @@ use train::{EvalRow, Observer, Outcome, Stop};
 /// snapshots to resume.safetensors and stops when SIGINT arrives.
 struct CsvObserver {
     path: std::path::PathBuf,
-    steps: std::path::PathBuf,
+    steps: steps_csv::Appender,
     resume: std::path::PathBuf,
     /// "" alone, "[run id] " in a pack.
     prefix: String,
@@ -38,7 +38,7 @@ struct CsvObserver {
 impl CsvObserver {
     fn new(dir: &RunDir, stop: Arc<AtomicBool>, packed: bool) -> Self {
         let prefix = if packed { format!("[{}] ", dir.id()) } else { String::new() };
-        CsvObserver { path: dir.loss_csv(), steps: dir.steps_csv(), resume: dir.resume_state(), prefix, stop, error: None }
+        CsvObserver { path: dir.loss_csv(), steps: steps_csv::Appender::new(&dir.steps_csv()), resume: dir.resume_state(), prefix, stop, error: None }
     }
 }
 
@@ -56,8 +56,8 @@ impl Observer for CsvObserver {
         }
     }
     fn on_step(&mut self, step: u64, loss: f64) {
-        if let Err(e) = steps_csv::append(&self.steps, step, loss) {
-            self.error.get_or_insert_with(|| format!("cannot append to {}: {e}", self.steps.display()));
+        if let Err(e) = self.steps.append(step, loss) {
+            self.error.get_or_insert_with(|| format!("cannot append to steps.csv: {e}"));
         }
     }
     fn on_checkpoint(&mut self, snapshot: &train::Snapshot) -> Result<(), train::TrainError> {

@@ -13,12 +13,33 @@ pub fn create(path: &Path) -> std::io::Result<()> {
     std::fs::write(path, format!("{HEADER}\n"))
 }
 
-/// Appends one step's loss (creating the file with its header when it is missing).
-pub fn append(path: &Path, step: u64, loss: f64) -> std::io::Result<()> {
-    let fresh = !path.exists();
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    let header = if fresh { format!("{HEADER}\n") } else { String::new() };
-    file.write_all(format!("{header}{step},{loss}\n").as_bytes())
+/// Appends rows to one run's steps.csv through a file opened once, at its first row (after
+/// the trial has created or trimmed the file), not once per logged step.
+pub struct Appender {
+    path: std::path::PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl Appender {
+    pub fn new(path: &Path) -> Self {
+        Appender { path: path.to_path_buf(), file: None }
+    }
+
+    /// Appends one step's loss (creating the file with its header when it is missing).
+    pub fn append(&mut self, step: u64, loss: f64) -> std::io::Result<()> {
+        if self.file.is_none() {
+            let fresh = !self.path.exists();
+            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
+            if fresh {
+                file.write_all(format!("{HEADER}\n").as_bytes())?;
+            }
+            self.file = Some(file);
+        }
+        match self.file.as_mut() {
+            Some(file) => file.write_all(format!("{step},{loss}\n").as_bytes()),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Keeps the rows before `step` (the ones a resumed run will not log again); a missing file
@@ -57,9 +78,11 @@ mod tests {
     fn rows_append_and_a_resume_trims_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("steps.csv");
+        let mut rows = Appender::new(&path);
         for s in [0, 10, 20, 30] {
-            append(&path, s, 4.0 - s as f64 / 100.0).unwrap();
+            rows.append(s, 4.0 - s as f64 / 100.0).unwrap();
         }
+        drop(rows);
         std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"40,3.").unwrap();
         assert_eq!(read(&path).len(), 5, "a torn last row still parses as far as it goes");
         keep_before(&path, 20).unwrap();
