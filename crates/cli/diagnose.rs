@@ -5,7 +5,7 @@ use crate::args::{DiagnoseArgs, DiagnoseFormat};
 use crate::exit_code;
 use anyhow::Context;
 use diagnose::nanogpt_log::{Log, LogOptions};
-use diagnose::{Finding, render_text};
+use diagnose::{Diagnosis, render_text};
 use serde_json::json;
 use std::path::Path;
 use sweep::output::evidence;
@@ -16,10 +16,10 @@ pub fn diagnose(a: DiagnoseArgs) -> anyhow::Result<u8> {
     let text = if target.is_file() {
         diagnose_log(&target, a)?
     } else if target.join("config.json").exists() {
-        let (summary, findings) = diagnose_run(&RunDir::new(&target))?;
+        let (summary, d) = diagnose_run(&RunDir::new(&target))?;
         match a.format {
-            DiagnoseFormat::Text => render_text(&target.display().to_string(), &findings),
-            DiagnoseFormat::Json => to_json(&json!({ "target": target, "run_id": summary.run_id, "findings": findings }))?,
+            DiagnoseFormat::Text => render_text(&target.display().to_string(), &d),
+            DiagnoseFormat::Json => to_json(&json!({ "target": target, "run_id": summary.run_id, "verdict": d.verdict, "findings": d.findings }))?,
         }
     } else if target.is_dir() {
         diagnose_sweep(&target, a.format)?
@@ -35,10 +35,10 @@ fn to_json(v: &serde_json::Value) -> anyhow::Result<String> {
 }
 
 /// Diagnoses a finished run afresh from its files.
-fn diagnose_run(dir: &RunDir) -> anyhow::Result<(Summary, Vec<Finding>)> {
+fn diagnose_run(dir: &RunDir) -> anyhow::Result<(Summary, Diagnosis)> {
     let summary = dir.read_summary().with_context(|| format!("{} has no readable summary.json; the run has not finished", dir.path.display()))?;
-    let findings = diagnose::diagnose(&evidence::from_run_dir(dir, &summary));
-    Ok((summary, findings))
+    let d = diagnose::diagnose(&evidence::from_run_dir(dir, &summary));
+    Ok((summary, d))
 }
 
 fn diagnose_sweep(path: &Path, format: DiagnoseFormat) -> anyhow::Result<String> {
@@ -52,8 +52,9 @@ fn diagnose_sweep(path: &Path, format: DiagnoseFormat) -> anyhow::Result<String>
     anyhow::ensure!(!dirs.is_empty(), "{} holds no finished runs (no */summary.json)", path.display());
     let mut summaries = Vec::new();
     for d in dirs {
-        let (mut summary, findings) = diagnose_run(&RunDir::new(&d))?;
-        summary.findings = findings;
+        let (mut summary, diagnosis) = diagnose_run(&RunDir::new(&d))?;
+        summary.verdict = Some(diagnosis.verdict);
+        summary.findings = diagnosis.findings;
         summaries.push(summary);
     }
     let picture = sweep::report::sweep_picture(&summaries);
@@ -61,7 +62,8 @@ fn diagnose_sweep(path: &Path, format: DiagnoseFormat) -> anyhow::Result<String>
         DiagnoseFormat::Text => {
             let mut out = String::new();
             for s in &summaries {
-                out.push_str(&render_text(&s.run_id, &s.findings));
+                let d = Diagnosis { verdict: s.verdict.clone().unwrap_or_default(), findings: s.findings.clone() };
+                out.push_str(&render_text(&s.run_id, &d));
                 out.push('\n');
             }
             out.push_str(&format!("across the sweep ({} runs):\n", summaries.len()));
@@ -74,7 +76,7 @@ fn diagnose_sweep(path: &Path, format: DiagnoseFormat) -> anyhow::Result<String>
             out
         }
         DiagnoseFormat::Json => {
-            let runs: Vec<_> = summaries.iter().map(|s| json!({ "run_id": s.run_id, "status": s.status, "findings": s.findings })).collect();
+            let runs: Vec<_> = summaries.iter().map(|s| json!({ "run_id": s.run_id, "status": s.status, "verdict": s.verdict, "findings": s.findings })).collect();
             to_json(&json!({ "target": path, "runs": runs, "across_the_sweep": picture }))?
         }
     })
@@ -108,9 +110,9 @@ fn diagnose_log(path: &Path, a: DiagnoseArgs) -> anyhow::Result<String> {
         train_text: read(&a.train_text)?,
     };
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let findings = diagnose::diagnose(&log.evidence(&file_name, opts));
+    let d = diagnose::diagnose(&log.evidence(&file_name, opts));
     Ok(match a.format {
-        DiagnoseFormat::Text => render_text(&path.display().to_string(), &findings),
-        DiagnoseFormat::Json => to_json(&json!({ "target": path, "findings": findings }))?,
+        DiagnoseFormat::Text => render_text(&path.display().to_string(), &d),
+        DiagnoseFormat::Json => to_json(&json!({ "target": path, "verdict": d.verdict, "findings": d.findings }))?,
     })
 }

@@ -425,14 +425,13 @@ fn finish(
     };
     let mut summary = summarize(dir, config, params, &out, &rows, data.train.len() as u64, start);
     if status != Status::Interrupted {
-        summary.findings = diagnose::diagnose(&sweep::output::evidence::from_run_dir(dir, &summary));
-        // Drawn again with the diagnosis's most severe finding under the title.
-        let verdict = summary.findings.iter().filter(|f| f.severity > diagnose::Severity::Info).max_by_key(|f| f.severity).map(|f| f.message.clone());
-        if let Some(v) = verdict
-            && let Err(e) = sweep::report::plot::write_loss_png(dir, &dir.id(), &rows, Some(&v))
-        {
+        let d = diagnose::diagnose(&sweep::output::evidence::from_run_dir(dir, &summary));
+        // Drawn again with the diagnosis's verdict under the title.
+        if let Err(e) = sweep::report::plot::write_loss_png(dir, &dir.id(), &rows, Some(&d.verdict)) {
             say(&format!("{prefix}warning: cannot draw {}: {e:#}", dir.loss_png().display()));
         }
+        summary.verdict = Some(d.verdict);
+        summary.findings = d.findings;
     }
     Ok(summary)
 }

@@ -1,15 +1,34 @@
-//! Findings about the compute and data budget: epochs over the data, tokens per parameter
-//! (seen and unique) against the compute-optimal ~20, the real parameter count and a size
-//! claimed in the name, and data too small for the block size.
+//! Findings about the compute and data budget: epochs over the data (and whether the data
+//! repeats), tokens seen per parameter against the compute-optimal ~20 with the arithmetic,
+//! the real parameter count and a size claimed in the name, and data too small for the
+//! block size.
 
+use crate::reading::{Budget, Reading, Repetition};
 use crate::thresholds::*;
+use crate::words::{about, count, thousands, times};
 use crate::{Evidence, Finding, Severity};
 
-pub fn check(e: &Evidence, out: &mut Vec<Finding>) {
+pub fn check(e: &Evidence, r: &mut Reading, out: &mut Vec<Finding>) {
     epochs(e, out);
-    tokens_per_param(e, out);
+    r.budget = tokens_per_param(e, out);
+    train_tokens_unknown(e, out);
     param_count(e, out);
     data_small(e, out);
+}
+
+/// More than one epoch, or (epochs unknown) a dataset named as one shard.
+pub fn repetition(e: &Evidence) -> Option<Repetition> {
+    match (e.tokens_seen(), e.train_tokens) {
+        (Some(seen), Some(unique)) => {
+            let epochs = seen as f64 / unique.max(1) as f64;
+            (epochs > 1.0).then_some(Repetition::Epochs(epochs))
+        }
+        (_, None) => {
+            let shard = regex::Regex::new(r"(?i)(?:^|[^a-z])(?:shard[_-]?\d+|single[_-]?shard|one[_-]?shard)(?:$|[^a-z0-9])").expect("valid regex");
+            e.dataset.as_deref().filter(|d| shard.is_match(d)).map(|d| Repetition::SingleShard(d.to_string()))
+        }
+        _ => None,
+    }
 }
 
 fn epochs(e: &Evidence, out: &mut Vec<Finding>) {
@@ -32,60 +51,62 @@ fn epochs(e: &Evidence, out: &mut Vec<Finding>) {
     ));
 }
 
-fn tokens_per_param(e: &Evidence, out: &mut Vec<Finding>) {
-    let Some(p) = e.params else { return };
-    let n = p.total.saturating_sub(p.position_embedding.unwrap_or(0)).max(1) as f64;
-    let seen = e.tokens_seen().map(|t| t as f64 / n);
-    let unique = e.train_tokens.map(|t| t as f64 / n);
+/// Always stated when the numbers are known: tokens seen per parameter and its ratio to
+/// ~20, with the arithmetic; a warning when far short of it or when the size is spent.
+fn tokens_per_param(e: &Evidence, out: &mut Vec<Finding>) -> Option<Budget> {
+    let (p, seen) = (e.params?, e.tokens_seen()?);
+    let n = p.total.saturating_sub(p.position_embedding.unwrap_or(0)).max(1);
     let c = CHINCHILLA_TOKENS_PER_PARAM;
-    let fmt = |x: Option<f64>| x.map_or("unknown".to_string(), |x| format!("{x:.3}"));
-    let evidence = format!(
-        "{} parameters; {} tokens seen per parameter, {} unique training tokens per parameter; compute-optimal is about {c:.0}",
-        n as u64,
-        fmt(seen),
-        fmt(unique)
-    );
-    if let Some(u) = unique.filter(|u| *u < c / FAR_FACTOR) {
+    let per_param = seen as f64 / n as f64;
+    let ratio = per_param / c;
+    let tokens = match e.tokens_per_step {
+        Some(tps) if tps > 0 && seen % tps == 0 => format!("{} tokens/step × {} steps = {} tokens", thousands(tps), thousands(seen / tps), count(seen)),
+        _ => format!("{} tokens seen", count(seen)),
+    };
+    let without = if p.position_embedding.is_some() { "parameters without position embeddings, as nanoGPT counts" } else { "parameters" };
+    let evidence = format!("{tokens} ÷ {} {without} = {per_param:.1} tokens per parameter; ÷ {c:.0} = {ratio:.2}× compute-optimal", count(n));
+    let unique = e.train_tokens.map(|t| t as f64 / n as f64);
+    let starved = unique.is_some_and(|u| u < c / FAR_FACTOR);
+    if let Some(u) = unique.filter(|_| starved) {
         out.push(Finding::new(
             "data_starved",
             Severity::Warning,
             format!("the data is far too small for this model: {u:.3} unique training tokens per parameter, against about {c:.0} for compute-optimal training"),
-            evidence,
-            format!("get more text (compute-optimal training of this model wants about {:.0} tokens, {:.0}× what there is) or use a much smaller model; more steps only repeat the same data", c * n, c / u),
+            format!("{} training tokens ÷ {} parameters = {u:.3}", e.train_tokens.unwrap_or_default(), count(n)),
+            format!("get more text (compute-optimal training of this model wants about {} tokens, {:.0}× what there is) or use a much smaller model; more steps only repeat the same data", count((c * n as f64) as u64), c / u),
         ));
-        return;
     }
-    match seen {
-        Some(s) if s < c / FAR_FACTOR => out.push(Finding::new(
-            "undertrained",
+    let said = format!("{} tokens seen per parameter, {} the compute-optimal ~{c:.0}", about(per_param), times(ratio));
+    let finding = if per_param < c / FAR_FACTOR {
+        Finding::new("undertrained", Severity::Warning, format!("undertrained: {said}"), evidence, format!("train about {:.0}× longer (max_iters) or use a smaller model", c / per_param))
+    } else if ratio >= SPENT_FACTOR && !starved {
+        Finding::new(
+            "size_spent",
             Severity::Warning,
-            format!("undertrained: {s:.2} tokens seen per parameter, far below the compute-optimal {c:.0}"),
+            format!("this model size is spent: {said}"),
             evidence,
-            format!("train about {:.0}× longer (max_iters) or use a smaller model", c / s),
-        )),
-        Some(s) if s > c * FAR_FACTOR => out.push(Finding::new(
-            "saturated",
-            Severity::Info,
-            format!("{s:.0} tokens seen per parameter, far past the compute-optimal {c:.0}: this model size is saturated"),
-            evidence,
-            "a bigger model (or more data) is the lever now, not more steps".into(),
-        )),
-        _ => {}
-    }
+            "a larger model or more data, not more steps".into(),
+        )
+    } else {
+        let action = if ratio < 1.0 { format!("more steps still pay: about {}× more reach compute-optimal", about(1.0 / ratio)) } else { "none".into() };
+        Finding::new("tokens_per_param", Severity::Info, said, evidence, action)
+    };
+    out.push(finding);
+    Some(Budget { per_param, ratio, starved })
 }
 
-/// A parameter count as people write it: 1.50B, 40.56M, 100.2k.
-fn human(n: u64) -> String {
-    let x = n as f64;
-    if x >= 1e9 {
-        format!("{:.2}B", x / 1e9)
-    } else if x >= 1e6 {
-        format!("{:.2}M", x / 1e6)
-    } else if x >= 1e3 {
-        format!("{:.1}k", x / 1e3)
-    } else {
-        n.to_string()
+/// A log without the dataset's size: say what knowing it would add.
+fn train_tokens_unknown(e: &Evidence, out: &mut Vec<Finding>) {
+    if e.train_tokens.is_some() || e.tokens_seen().is_none() {
+        return;
     }
+    out.push(Finding::new(
+        "train_tokens_unknown",
+        Severity::Info,
+        "the size of the training data is unknown, so epochs and repetition are not judged".into(),
+        format!("{} tokens seen; no dataset size in the log", count(e.tokens_seen().unwrap_or_default())),
+        "pass --train-tokens N (or --train-bin FILE) to add: epochs over the data, unique tokens per parameter (data_starved), data_small, and repetition as the cause of a plateau".into(),
+    ));
 }
 
 /// "125M", "124m", "10k", "1.5B" in a name, as a parameter count.
@@ -103,7 +124,7 @@ fn claimed_size(name: &str) -> Option<(String, f64)> {
 
 fn param_count(e: &Evidence, out: &mut Vec<Finding>) {
     let Some(p) = e.params else { return };
-    let m = human;
+    let m = count;
     let split = match (p.token_embedding, p.position_embedding) {
         (Some(t), Some(pos)) => format!(
             "{} in token embeddings (shared with the LM head), {} in position embeddings, {} in the transformer blocks",

@@ -1,15 +1,24 @@
-//! Findings read off the loss curve: overfitting, plateau (and lr still high there),
-//! val below train under dropout, spikes and divergence.
+//! Findings read off the loss curve: divergence, overfitting, the turn of the curve (val
+//! stopped improving, or flattened against what the run learned before) with the learning
+//! rate at that point, val below train under dropout, and spikes. A diverged curve gets
+//! `diverged` alone: what its loss did after blowing up explains nothing.
 
+use crate::reading::{LrAtTurn, Reading, Turn};
 use crate::thresholds::*;
+use crate::words::{lr as lr_words, steps, thousands};
 use crate::{Evidence, Finding, Severity};
 
-pub fn check(e: &Evidence, out: &mut Vec<Finding>) {
-    divergence(e, out);
-    let overfit = overfitting(e, out);
-    if !overfit {
-        plateau(e, out);
+pub fn check(e: &Evidence, r: &mut Reading, out: &mut Vec<Finding>) {
+    r.last_step = e.last_step();
+    if let Some(d) = divergence(e, out) {
+        r.diverged = Some(d);
+        return;
     }
+    r.turn = overfitting(e, r, out).or_else(|| turn(e, r, out));
+    if r.turn.is_none() {
+        r.still_improving = gains(&finite_evals(e)).map(|g| g.last_quarter);
+    }
+    r.lr_end_over_min = e.schedule.zip(r.last_step).filter(|(s, _)| s.min_lr > 0.0).map(|(s, last)| s.lr_at(last) / s.min_lr);
     val_below_train(e, out);
     spikes(e, out);
 }
@@ -18,10 +27,10 @@ fn finite_evals(e: &Evidence) -> Vec<&crate::Eval> {
     e.evals.iter().filter(|v| v.val.is_finite() && v.train.is_finite()).collect()
 }
 
-fn divergence(e: &Evidence, out: &mut Vec<Finding>) {
+fn divergence(e: &Evidence, out: &mut Vec<Finding>) -> Option<(u64, f64)> {
     let nan_eval = e.evals.iter().find(|v| !v.val.is_finite() || !v.train.is_finite()).map(|v| (v.step, if v.train.is_finite() { v.val } else { v.train }));
     let nan_iter = e.iters.iter().find(|i| !i.loss.is_finite()).map(|i| (i.step, i.loss));
-    let Some((step, loss)) = e.diverged.or(nan_iter).or(nan_eval) else { return };
+    let (step, loss) = e.diverged.or(nan_iter).or(nan_eval)?;
     let lr = e.lr_at(step).map(|lr| format!(", lr {lr:.3e} at that step")).unwrap_or_default();
     out.push(Finding::new(
         "diverged",
@@ -30,13 +39,19 @@ fn divergence(e: &Evidence, out: &mut Vec<Finding>) {
         format!("loss {loss} at step {step}{lr}"),
         "lower lr (try a third of it), lengthen warmup_iters, or keep grad_clip at 1.0".into(),
     ));
+    Some((step, loss))
+}
+
+/// "; likely cause: …" when the data repeats, else nothing.
+fn cause(r: &Reading) -> String {
+    r.repetition.as_ref().map(|rep| format!("; likely cause: repeated data ({})", rep.words())).unwrap_or_default()
 }
 
 /// Val loss rose from its minimum by a meaningful margin, or the val−train gap keeps growing.
-fn overfitting(e: &Evidence, out: &mut Vec<Finding>) -> bool {
+fn overfitting(e: &Evidence, r: &Reading, out: &mut Vec<Finding>) -> Option<Turn> {
     let evals = finite_evals(e);
     if evals.len() < 3 {
-        return false;
+        return None;
     }
     let best = evals.iter().min_by(|a, b| a.val.total_cmp(&b.val)).expect("non-empty");
     let last = evals[evals.len() - 1];
@@ -54,17 +69,24 @@ fn overfitting(e: &Evidence, out: &mut Vec<Finding>) -> bool {
         && tail[tail.len() - 1] >= GAP_MIN
         && tail[tail.len() - 1] - tail[0] > val_drop;
     if !rose && !widening {
-        return false;
+        return None;
     }
     let gap_text =
         format!("val−train gap {:.3} at step {} (was {:.3} at step {})", gaps[gaps.len() - 1], last.step, tail[0], evals[evals.len() - tail.len()].step);
     let (message, evidence) = if rose {
         (
-            format!("overfitting: val loss rose {rise:.3} from its minimum {:.4} at step {} to {:.4} at step {}", best.val, best.step, last.val, last.step),
+            format!(
+                "overfitting: val loss rose {rise:.3} from its minimum {:.4} at step {} to {:.4} at step {}{}",
+                best.val,
+                thousands(best.step),
+                last.val,
+                thousands(last.step),
+                cause(r)
+            ),
             format!("best val {:.4} @ {}, final val {:.4} @ {}, final train {:.4}; {gap_text}", best.val, best.step, last.val, last.step, last.train),
         )
     } else {
-        (format!("overfitting: the gap between val and train loss widened at each of the last {GAP_GROWTH_EVALS} evaluations"), gap_text)
+        (format!("overfitting: the gap between val and train loss widened at each of the last {GAP_GROWTH_EVALS} evaluations{}", cause(r)), gap_text)
     };
     let stop = if rose { format!("stop at step {} (max_iters={}), ", best.step, best.step) } else { String::new() };
     let dropout = match e.dropout {
@@ -72,59 +94,153 @@ fn overfitting(e: &Evidence, out: &mut Vec<Finding>) -> bool {
         _ => String::new(),
     };
     out.push(Finding::new("overfitting", Severity::Warning, message, evidence, format!("{stop}{dropout}use a smaller model, or train on more data")));
-    true
+    let widening_from = evals[evals.len() - tail.len()];
+    Some(if rose { Turn::Overfit { step: best.step, val: best.val, rise } } else { Turn::Overfit { step: widening_from.step, val: widening_from.val, rise: 0.0 } })
 }
 
-/// The last PLATEAU_WINDOW of the steps improved val loss by less than PLATEAU_REL.
-fn plateau(e: &Evidence, out: &mut Vec<Finding>) {
-    let evals = finite_evals(e);
+/// Val improvement over the last quarter of the steps, the quarter before, and since the
+/// first eval, each read off the best-so-far curve (so eval noise cannot make it negative).
+#[derive(Debug, Clone, Copy)]
+struct Gains {
+    last_quarter: f64,
+    quarter_before: f64,
+    learned: f64,
+    /// First step of the last quarter.
+    window_start: u64,
+}
+
+fn gains(evals: &[&crate::Eval]) -> Option<Gains> {
     if evals.len() < MIN_EVALS {
-        return;
+        return None;
     }
     let (first, last) = (evals[0].step, evals[evals.len() - 1].step);
-    let window_start = last - ((last - first) as f64 * PLATEAU_WINDOW) as u64;
-    let before: Vec<f64> = evals.iter().filter(|v| v.step <= window_start).map(|v| v.val).collect();
-    let Some(best_before) = before.iter().copied().reduce(f64::min) else { return };
-    let best_end = evals.iter().map(|v| v.val).fold(f64::INFINITY, f64::min);
-    let gain = (best_before - best_end) / best_before.abs().max(1e-9);
-    if gain >= PLATEAU_REL {
-        return;
+    let span = (last - first) as f64;
+    let best_by = |t: f64| evals.iter().filter(|v| v.step as f64 <= t).map(|v| v.val).fold(f64::INFINITY, f64::min);
+    let (q2, q3) = (last as f64 - 2.0 * PLATEAU_WINDOW * span, last as f64 - PLATEAU_WINDOW * span);
+    // The last half must hold evals of its own, or the quarters are not measured.
+    if span <= 0.0 || evals.iter().filter(|v| v.step as f64 > q2).count() < 2 {
+        return None;
     }
-    // Progress stopped at the first eval already within PLATEAU_REL of the final best.
-    let stalled = evals.iter().find(|v| (v.val - best_end) / best_end.abs().max(1e-9) < PLATEAU_REL).expect("the best eval qualifies");
-    out.push(Finding::new(
-        "plateau",
-        Severity::Warning,
-        format!(
-            "plateau: val loss improved by {:.2}% over the last {:.0}% of training; progress stopped around step {}",
-            gain * 100.0,
-            PLATEAU_WINDOW * 100.0,
-            stalled.step
-        ),
-        format!(
-            "best val {best_before:.4} by step {window_start}, {best_end:.4} by step {last}; within {:.0}% of the final best from step {}",
-            PLATEAU_REL * 100.0,
-            stalled.step
-        ),
-        format!("stop at step {} (max_iters={}) or change what limits the model: more data, a bigger model, a different lr", stalled.step, stalled.step),
-    ));
-    lr_high_at(e, stalled.step, out);
+    let end = best_by(last as f64);
+    Some(Gains { last_quarter: best_by(q3) - end, quarter_before: best_by(q2) - best_by(q3), learned: evals[0].val - end, window_start: q3 as u64 })
 }
 
-fn lr_high_at(e: &Evidence, step: u64, out: &mut Vec<Finding>) {
-    let (Some(lr), Some(s)) = (e.lr_at(step), e.schedule) else { return };
-    if lr > LR_HIGH_FRACTION_OF_PEAK * s.lr && lr > LR_HIGH_OVER_MIN * s.min_lr {
-        let target = (s.min_lr / 3.0).max(s.lr / 100.0);
-        out.push(Finding::new(
-            "lr_high_at_plateau",
-            Severity::Warning,
-            format!("the learning rate was still {lr:.2e} ({:.0}% of its peak) when the curve flattened at step {step}", lr / s.lr * 100.0),
-            format!("lr {lr:.3e} at step {step}; peak {:.3e}, min_lr {:.3e}, decay ends at step {}", s.lr, s.min_lr, s.lr_decay_iters),
+/// The turn of the curve: the best val followed only by higher evals, or a last quarter
+/// that gained little against the quarter before (or against all the run learned).
+fn turn(e: &Evidence, r: &mut Reading, out: &mut Vec<Finding>) -> Option<Turn> {
+    let evals = finite_evals(e);
+    let g = gains(&evals)?;
+    let k = evals.iter().enumerate().min_by(|a, b| a.1.val.total_cmp(&b.1.val)).map(|(i, _)| i)?;
+    let best = evals[k];
+    let later = &evals[k + 1..];
+    let (turn, message, mut evidence) = if later.len() >= STOPPED_EVALS_AFTER && later.iter().all(|v| v.val > best.val) {
+        let rises: Vec<f64> = later.iter().map(|v| v.val - best.val).collect();
+        let (lo, hi) = (rises.iter().copied().fold(f64::INFINITY, f64::min), rises.iter().copied().fold(0.0, f64::max));
+        let by = if format!("{lo:.3}") == format!("{hi:.3}") { format!("{hi:.3}") } else { format!("{lo:.3}–{hi:.3}") };
+        let n = if later.len() == 2 { "two".to_string() } else { later.len().to_string() };
+        (
+            Turn::Stopped { step: best.step, val: best.val },
+            format!("val stopped improving at step {} ({:.4}); the {n} later evals are higher by {by}{}", thousands(best.step), best.val, cause(r)),
             format!(
-                "let the cosine reach its end sooner (lr_decay_iters={step}) or lower min_lr to {target:.0e}: the last stretch at low lr usually gains more"
+                "best val {:.4} @ {}; later: {}",
+                best.val,
+                best.step,
+                later.iter().map(|v| format!("{:.4} @ {}", v.val, v.step)).collect::<Vec<_>>().join(", ")
             ),
+        )
+    } else {
+        let flat_half = g.last_quarter + g.quarter_before < FLAT_SHARE * g.learned;
+        if g.learned <= 0.0 || !(g.last_quarter < PLATEAU_SHARE * g.quarter_before || flat_half) {
+            return None;
+        }
+        let end = best.val;
+        let tolerance = (PLATEAU_SHARE * g.quarter_before).max(FLAT_SHARE * g.learned);
+        let from = evals.iter().find(|v| v.val <= end + tolerance).map_or(best.step, |v| v.step);
+        let how = if flat_half {
+            format!(
+                "the second half of the steps gained {:.4}, {:.2}% of the {:.3} it learned since the first eval",
+                g.last_quarter + g.quarter_before,
+                (g.last_quarter + g.quarter_before) / g.learned * 100.0,
+                g.learned
+            )
+        } else {
+            format!(
+                "the last quarter of the steps gained {:.4}, {:.0}% of what the quarter before gained ({:.4}); a curve still improving keeps 50–70%",
+                g.last_quarter,
+                g.last_quarter / g.quarter_before * 100.0,
+                g.quarter_before
+            )
+        };
+        (
+            Turn::Flattened { step: from },
+            format!("val flattened from about step {}: {how}{}", thousands(from), cause(r)),
+            format!(
+                "best val {:.4} by step {}, {end:.4} by step {}; within {tolerance:.4} of the final best from step {from}",
+                end + g.last_quarter,
+                g.window_start,
+                evals[evals.len() - 1].step
+            ),
+        )
+    };
+    let step = turn.step();
+    r.lr = lr_at(e, step);
+    if let (Some(at), Some(s)) = (r.lr, e.schedule) {
+        evidence.push_str(&format!(
+            "; lr at step {step}: {} = {:.1}× min_lr, {:.0}% of the peak {}",
+            lr_words(at.lr),
+            at.over_min,
+            at.share_of_peak * 100.0,
+            lr_words(s.lr)
         ));
     }
+    let action = if r.repetition.is_some() {
+        "more data (fresh tokens) or a bigger model; more steps on the same data will not help".to_string()
+    } else {
+        format!("stop at step {step} (max_iters={step}), or change what limits the model: more data, a bigger model, a different lr")
+    };
+    out.push(Finding::new("plateau", Severity::Warning, message, evidence, action));
+    if let Some(at) = r.lr.filter(|a| a.high) {
+        lr_high(e, step, at, out);
+    }
+    Some(turn)
+}
+
+fn lr_at(e: &Evidence, step: u64) -> Option<LrAtTurn> {
+    let (lr, s) = (e.lr_at(step)?, e.schedule?);
+    let over_min = if s.min_lr > 0.0 { lr / s.min_lr } else { f64::INFINITY };
+    let share_of_peak = lr / s.lr;
+    let high = over_min >= LR_HIGH_OVER_MIN && share_of_peak >= LR_HIGH_FRACTION_OF_PEAK && step < s.lr_decay_iters;
+    Some(LrAtTurn { lr, over_min, share_of_peak, high })
+}
+
+/// The schedule at the turn: the cosine still had far to go when the curve stopped.
+fn lr_high(e: &Evidence, step: u64, at: LrAtTurn, out: &mut Vec<Finding>) {
+    let s = e.schedule.expect("lr_at needs a schedule");
+    let end = e.last_step().map(|last| format!("; at the last step ({}) still {}", thousands(last), lr_words(s.lr_at(last)))).unwrap_or_default();
+    out.push(Finding::new(
+        "lr_high_at_plateau",
+        Severity::Warning,
+        format!(
+            "the learning rate was still {} ({:.1}× min_lr, {:.0}% of its peak) when the curve turned at step {}: the cosine was planned for {} steps",
+            lr_words(at.lr),
+            at.over_min,
+            at.share_of_peak * 100.0,
+            thousands(step),
+            thousands(s.lr_decay_iters)
+        ),
+        format!(
+            "lr {} at step {step}; peak {}, min_lr {}, warmup {} steps, decay to min_lr at step {}{end}",
+            lr_words(at.lr),
+            lr_words(s.lr),
+            lr_words(s.min_lr),
+            s.warmup_iters,
+            s.lr_decay_iters
+        ),
+        format!(
+            "the schedule was planned for more steps than the data supports: set lr_decay_iters to about {} (the turn), or use warmup-stable-decay (hold the lr, decay over the last 10–20% of steps); expect val to drop when the lr falls",
+            steps(step)
+        ),
+    ));
 }
 
 /// Dropout inflates a train loss measured in training mode: val below train then says

@@ -56,6 +56,11 @@ pub struct Evidence {
     pub tokens_per_second: Option<f64>,
     /// "cpu", or a GPU name such as "NVIDIA H100 80GB HBM3"; None when unknown.
     pub device: Option<String>,
+    /// Where the device name came from when it was not measured ("--gpu", "the file name",
+    /// "line 3 of the log"); None for a run's own record.
+    pub device_source: Option<String>,
+    /// The dataset's name as configured (nanoGPT's `dataset`), e.g. "fineweb_edu_shard0".
+    pub dataset: Option<String>,
     /// Generated samples (continuations of prompts).
     pub samples: Vec<String>,
     /// The training split as text, for verbatim-overlap checks.

@@ -36,7 +36,8 @@ pub fn ngram_share(sample: &str, train: &str, n: usize) -> f64 {
     grams.iter().filter(|g| known.contains(*g)).count() as f64 / grams.len() as f64
 }
 
-pub fn check(e: &Evidence, out: &mut Vec<Finding>) {
+/// Pushes the finding and returns its message when the run memorised its data.
+pub fn check(e: &Evidence, out: &mut Vec<Finding>) -> Option<String> {
     let final_train = e.evals.last().map(|v| v.train).or_else(|| e.iters.last().map(|i| i.loss)).filter(|x| x.is_finite());
     let low_loss = final_train.filter(|l| *l < MEMORISED_TRAIN_LOSS);
     let overlap = e.train_text.as_deref().filter(|_| !e.samples.is_empty()).map(|train| {
@@ -46,7 +47,7 @@ pub fn check(e: &Evidence, out: &mut Vec<Finding>) {
     });
     let copying = overlap.filter(|(longest, share)| *longest >= VERBATIM_CHARS || *share >= NGRAM_SHARE);
     if low_loss.is_none() && copying.is_none() {
-        return;
+        return None;
     }
     let mut evidence = Vec::new();
     if let Some(l) = final_train {
@@ -63,10 +64,11 @@ pub fn check(e: &Evidence, out: &mut Vec<Finding>) {
     out.push(Finding::new(
         "memorisation",
         Severity::Problem,
-        message,
+        message.clone(),
         evidence.join("; "),
         "the data is too small for this model: use far more text, a much smaller model, fewer steps, or dropout".into(),
     ));
+    Some(message)
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ pub struct Log {
     pub tokens_per_iter: Option<u64>,
     /// Echoed settings, later lines overriding earlier ones (as nanoGPT applies them).
     pub settings: HashMap<String, String>,
+    /// The first line (1-based) that names a GPU, and the GPU as `mfu::PEAK_FLOPS` names it.
+    pub gpu_line: Option<(usize, &'static str)>,
 }
 
 /// What the user adds or overrides on the command line.
@@ -64,8 +66,13 @@ impl Log {
         let assign = Regex::new(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$").expect("regex");
         let mut log = Log::default();
         let mut in_config_file = false;
-        for line in text.lines() {
+        for (i, line) in text.lines().enumerate() {
             let line = line.trim_end();
+            // A GPU named in a comment, a setting or a printed line (not in the numbers).
+            let numeric_setting = assign.captures(line.trim()).is_some_and(|c| num(&python_value(&c[2])).is_some());
+            if log.gpu_line.is_none() && !numeric_setting && !step.is_match(line) && !iter.is_match(line) && !tokens.is_match(line) {
+                log.gpu_line = crate::mfu::gpu_named_in(line).map(|g| (i + 1, g));
+            }
             if let Some(c) = step.captures(line) {
                 in_config_file = false;
                 if let (Ok(s), Some(t), Some(v)) = (c[1].parse(), num(&c[2]), num(&c[3])) {
@@ -125,6 +132,13 @@ impl Log {
             _ => None,
         };
         let params = self.params_no_pos.map(|p| Params { total: p + position.unwrap_or(0), token_embedding: None, position_embedding: position });
+        let gpu_from_file = crate::mfu::gpu_named_in(file_name);
+        let (device, device_source) = match (opts.gpu, self.gpu_line, gpu_from_file) {
+            (Some(g), _, _) => (Some(g), Some("--gpu".to_string())),
+            (None, Some((line, g)), _) => (Some(g.to_string()), Some(format!("line {line} of the log"))),
+            (None, None, Some(g)) => (Some(g.to_string()), Some("the file name".to_string())),
+            _ => (None, None),
+        };
         let name = opts
             .name
             .or_else(|| self.settings.get("wandb_run_name").cloned())
@@ -144,7 +158,9 @@ impl Log {
             block_size,
             flops_per_token: None,
             tokens_per_second: None,
-            device: opts.gpu,
+            device,
+            device_source,
+            dataset: self.settings.get("dataset").cloned(),
             samples: opts.samples,
             train_text: opts.train_text,
         }

@@ -11,17 +11,28 @@ pub const GAP_GROWTH_EVALS: usize = 3;
 /// (it must also have grown by more than val fell over those evals).
 pub const GAP_MIN: f64 = 0.3;
 
-/// The plateau window: the last quarter of the steps, as people judge "the end of training".
+/// The turn of the curve is judged over the last quarter of the steps, as people judge
+/// "the end of training", against the quarter before it.
 pub const PLATEAU_WINDOW: f64 = 0.25;
-/// Less than 1% relative improvement over that window is a plateau.
-pub const PLATEAU_REL: f64 = 0.01;
+/// A curve still on its power law (val − floor ∝ steps^−α, α from 0.3 to 1) gains 50–70% as
+/// much in the last quarter of its steps as in the quarter before (and more while the lr
+/// decays at the end). Gaining less than a quarter as much is a curve that has flattened.
+pub const PLATEAU_SHARE: f64 = 0.25;
+/// The second half of the steps gaining less than 0.5% of everything the run learned since
+/// its first eval is flat, whatever the quarters say (both quarters near zero).
+pub const FLAT_SHARE: f64 = 0.005;
 /// Need this many evals to say anything about the shape of the curve.
 pub const MIN_EVALS: usize = 4;
+/// The best val followed by at least this many evals, all higher, is "stopped improving"
+/// even when the rise is too small to call overfitting: one higher eval is often noise.
+pub const STOPPED_EVALS_AFTER: usize = 2;
 
-/// At the plateau, lr above half its peak is "still high" (cosine has barely started)…
-pub const LR_HIGH_FRACTION_OF_PEAK: f64 = 0.5;
-/// …and it must also be well above min_lr (2×), or decaying further would not change it.
+/// At the turn, lr at least 2× min_lr is "still high": decaying to min_lr would still halve
+/// it, and the drop that comes with the final decay has not happened yet…
 pub const LR_HIGH_OVER_MIN: f64 = 2.0;
+/// …and at least 10% of the peak, so a schedule with min_lr = 0 is judged too (nanoGPT's
+/// min_lr is a tenth of the peak, where both rules agree).
+pub const LR_HIGH_FRACTION_OF_PEAK: f64 = 0.1;
 
 /// More than one pass over the data is repetition; more than 10 is heavy repetition, where
 /// Muennighoff et al. (2023) find extra epochs stop helping.
@@ -29,8 +40,12 @@ pub const EPOCHS_MANY: f64 = 10.0;
 
 /// Compute-optimal training sees about 20 tokens per parameter (Hoffmann et al., 2022).
 pub const CHINCHILLA_TOKENS_PER_PARAM: f64 = 20.0;
-/// "Far" from compute-optimal: a factor of 10 either way.
+/// "Far" short of compute-optimal: a tenth of it (2 tokens per parameter).
 pub const FAR_FACTOR: f64 = 10.0;
+/// From 5× past compute-optimal (100 tokens per parameter) the size is spent: the
+/// compute-optimal model for the same FLOPs is then √5 ≈ 2.2× larger, beyond the flat bottom
+/// of Hoffmann et al.'s IsoFLOP curves, so a bigger model buys more than the extra steps.
+pub const SPENT_FACTOR: f64 = 5.0;
 
 /// A name claiming a size more than 1.5× off the real count is mislabelled (e.g. "125M"
 /// for 40M); within 1.5× covers 124M vs 125M and counting with or without embeddings.
@@ -49,6 +64,9 @@ pub const SPIKE_WINDOW: usize = 20;
 
 /// Below 10% MFU a GPU mostly waits (nanoGPT reaches ~40% for GPT-2 on an A100).
 pub const LOW_MFU: f64 = 0.10;
+/// From 35% MFU the GPU spends most of its time on model math: well-tuned GPT training
+/// reaches 35–60%, so the loop is not what limits speed.
+pub const GOOD_MFU: f64 = 0.35;
 
 /// Train loss under 0.05 nats means the model gives its training text ≥95% probability per
 /// token: it has stored the text, not modelled the language.

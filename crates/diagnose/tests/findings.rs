@@ -4,7 +4,7 @@
 use diagnose::{Eval, Evidence, Iter, Params, Schedule, Severity, diagnose};
 
 fn codes(e: &Evidence) -> Vec<String> {
-    diagnose(e).into_iter().map(|f| f.code).collect()
+    diagnose(e).findings.into_iter().map(|f| f.code).collect()
 }
 
 fn curve(f: impl Fn(f64) -> (f64, f64)) -> Vec<Eval> {
@@ -39,7 +39,7 @@ fn overfitting_reports_best_step_and_rise() {
         dropout: Some(0.0),
         ..Default::default()
     };
-    let f = diagnose(&e).into_iter().find(|f| f.code == "overfitting").expect("overfitting");
+    let f = diagnose(&e).findings.into_iter().find(|f| f.code == "overfitting").expect("overfitting");
     assert!(f.message.contains("rose 0.700 from its minimum 2.0000 at step 300"), "{}", f.message);
     assert!(f.action.contains("stop at step 300") && f.action.contains("raise dropout"), "{}", f.action);
     assert!(!codes(&e).contains(&"plateau".to_string()), "a rising val curve is overfitting, not a plateau");
@@ -48,7 +48,7 @@ fn overfitting_reports_best_step_and_rise() {
 #[test]
 fn widening_gap_is_overfitting_even_while_val_still_falls() {
     let e = Evidence { evals: curve(|s| (3.0 - s / 300.0, 3.0 - s / 1000.0)), ..Default::default() };
-    let f = diagnose(&e).into_iter().find(|f| f.code == "overfitting").expect("overfitting");
+    let f = diagnose(&e).findings.into_iter().find(|f| f.code == "overfitting").expect("overfitting");
     assert!(f.message.contains("gap between val and train loss widened"), "{}", f.message);
 }
 
@@ -57,12 +57,12 @@ fn plateau_with_lr_still_high() {
     let mut e =
         Evidence { evals: curve(|s| if s < 400.0 { (4.0 - s / 200.0, 4.1 - s / 200.0) } else { (2.0, 2.1 - (s - 400.0) * 1e-6) }), ..Default::default() };
     e.schedule = Some(Schedule { lr: 1e-3, min_lr: 1e-4, warmup_iters: 100, lr_decay_iters: 10_000 });
-    let found = diagnose(&e);
+    let found = diagnose(&e).findings;
     let plateau = found.iter().find(|f| f.code == "plateau").expect("plateau");
-    assert!(plateau.message.contains("progress stopped around step 400"), "{}", plateau.message);
+    assert!(plateau.message.starts_with("val flattened from about step 400: the second half of the steps gained 0.0005, 0.02% of the 2.001"), "{}", plateau.message);
     let lr = found.iter().find(|f| f.code == "lr_high_at_plateau").expect("lr_high_at_plateau");
-    assert!(lr.message.contains("when the curve flattened at step 400"), "{}", lr.message);
-    assert!(lr.action.contains("lower min_lr to 3e-5"), "{}", lr.action);
+    assert!(lr.message.contains("still 9.98e-4 (10.0× min_lr, 100% of its peak) when the curve turned at step 400: the cosine was planned for 10,000 steps"), "{}", lr.message);
+    assert!(lr.action.contains("set lr_decay_iters to about 400"), "{}", lr.action);
     // The same plateau at the end of a finished cosine is not "lr still high".
     e.schedule = Some(Schedule { lr: 1e-3, min_lr: 1e-4, warmup_iters: 10, lr_decay_iters: 400 });
     assert!(!codes(&e).contains(&"lr_high_at_plateau".to_string()));
@@ -73,20 +73,23 @@ fn epochs_and_tokens_per_parameter() {
     let params = Some(Params { total: 10_000_000, token_embedding: None, position_embedding: Some(0) });
     // 100 epochs of 1M tokens over 10M params: 10 seen and 0.1 unique tokens per parameter.
     let e = Evidence { evals: healthy().evals, params, tokens_seen: Some(100_000_000), train_tokens: Some(1_000_000), ..Default::default() };
-    let found = diagnose(&e);
+    let found = diagnose(&e).findings;
     let epochs = found.iter().find(|f| f.code == "epochs").expect("epochs");
     assert_eq!(epochs.severity, Severity::Warning);
     assert!(epochs.message.contains("100.0 times"), "{}", epochs.message);
     let starved = found.iter().find(|f| f.code == "data_starved").expect("data_starved");
-    assert!(starved.evidence.contains("10.000 tokens seen per parameter, 0.100 unique"), "{}", starved.evidence);
+    assert_eq!(starved.evidence, "1000000 training tokens ÷ 10.00M parameters = 0.100");
+    let tpp = found.iter().find(|f| f.code == "tokens_per_param").expect("tokens_per_param");
+    assert_eq!(tpp.severity, Severity::Info, "10 per parameter on data this small: the size is not what is spent");
+    assert_eq!(tpp.evidence, "100.00M tokens seen ÷ 10.00M parameters without position embeddings, as nanoGPT counts = 10.0 tokens per parameter; ÷ 20 = 0.50× compute-optimal");
 
     let under = Evidence { params, tokens_seen: Some(5_000_000), train_tokens: Some(1_000_000_000), ..Default::default() };
     assert!(codes(&under).contains(&"undertrained".to_string()));
-    let saturated = Evidence { params, tokens_seen: Some(5_000_000_000), train_tokens: Some(1_000_000_000), ..Default::default() };
-    assert!(codes(&saturated).contains(&"saturated".to_string()));
+    let spent = Evidence { params, tokens_seen: Some(5_000_000_000), train_tokens: Some(1_000_000_000), ..Default::default() };
+    assert!(codes(&spent).contains(&"size_spent".to_string()));
     let optimal = Evidence { params, tokens_seen: Some(200_000_000), train_tokens: Some(1_000_000_000), ..Default::default() };
     let c = codes(&optimal);
-    assert!(!c.iter().any(|c| ["undertrained", "saturated", "data_starved"].contains(&c.as_str())), "{c:?}");
+    assert!(!c.iter().any(|c| ["undertrained", "size_spent", "data_starved"].contains(&c.as_str())), "{c:?}");
 }
 
 #[test]
@@ -96,7 +99,7 @@ fn claimed_size_that_is_not_the_real_size() {
         params: Some(Params { total: 40_560_000, token_embedding: Some(19_300_000), position_embedding: Some(393_216) }),
         ..Default::default()
     };
-    let found = diagnose(&e);
+    let found = diagnose(&e).findings;
     let f = found.iter().find(|f| f.code == "size_mismatch").expect("size_mismatch");
     assert!(f.message.contains("the name says 125M but the model has 40.56M parameters (3.1× fewer)"), "{}", f.message);
     let p = found.iter().find(|f| f.code == "params").expect("params");
@@ -121,10 +124,10 @@ fn val_below_train_with_dropout() {
 fn spikes_and_divergence() {
     let mut e = healthy();
     e.iters[600].loss *= 2.0;
-    let f = diagnose(&e).into_iter().find(|f| f.code == "loss_spikes").expect("loss_spikes");
+    let f = diagnose(&e).findings.into_iter().find(|f| f.code == "loss_spikes").expect("loss_spikes");
     assert!(f.message.contains("largest at step 600"), "{}", f.message);
     e.iters[900].loss = f64::NAN;
-    let d = diagnose(&e);
+    let d = diagnose(&e).findings;
     assert_eq!(d[0].code, "diverged", "problems come first");
     assert!(d[0].message.contains("NaN at step 900"), "{}", d[0].message);
 }
@@ -134,11 +137,11 @@ fn mfu_uses_the_peak_of_the_device_used() {
     let base = Evidence { flops_per_token: Some(1e9), tokens_per_second: Some(50_000.0), ..Default::default() };
     // 5e13 FLOP/s on an H100 (989 TFLOP/s) is 5.1%: low.
     let h100 = Evidence { device: Some("NVIDIA H100 80GB HBM3".into()), ..base.clone() };
-    let f = diagnose(&h100).into_iter().find(|f| f.code == "low_mfu").expect("low_mfu");
+    let f = diagnose(&h100).findings.into_iter().find(|f| f.code == "low_mfu").expect("low_mfu");
     assert!(f.message.contains("5.1%"), "{}", f.message);
     // The same throughput on an RTX 4070 (58.3 TFLOP/s) is a healthy 85.8%.
     let rtx = Evidence { device: Some("NVIDIA GeForce RTX 4070".into()), ..base.clone() };
-    let f = diagnose(&rtx).into_iter().find(|f| f.code == "mfu").expect("mfu");
+    let f = diagnose(&rtx).findings.into_iter().find(|f| f.code == "mfu").expect("mfu");
     assert!(f.message.contains("85.8%"), "{}", f.message);
     let cpu = Evidence { device: Some("cpu".into()), ..base.clone() };
     assert!(codes(&cpu).contains(&"mfu_not_estimated".to_string()));
@@ -153,7 +156,7 @@ fn mfu_uses_the_peak_of_the_device_used() {
 fn memorisation_from_loss_and_from_samples() {
     let train = "the sun rises over the quiet hills and the birds begin their morning song across the valley";
     let low = Evidence { evals: curve(|_| (0.00002, 4.0)), ..Default::default() };
-    let f = diagnose(&low).into_iter().find(|f| f.code == "memorisation").expect("memorisation");
+    let f = diagnose(&low).findings.into_iter().find(|f| f.code == "memorisation").expect("memorisation");
     assert!(f.message.contains("train loss is 0.00002"), "{}", f.message);
 
     let copy = Evidence {
@@ -161,7 +164,7 @@ fn memorisation_from_loss_and_from_samples() {
         train_text: Some(train.into()),
         ..Default::default()
     };
-    let f = diagnose(&copy).into_iter().find(|f| f.code == "memorisation").expect("memorisation");
+    let f = diagnose(&copy).findings.into_iter().find(|f| f.code == "memorisation").expect("memorisation");
     assert!(f.evidence.contains("longest verbatim span of training text in the samples: 74 characters"), "{}", f.evidence);
     let original = Evidence { samples: vec!["a cat sat down by an old stone wall, waiting".into()], train_text: Some(train.into()), ..Default::default() };
     assert!(!codes(&original).contains(&"memorisation".to_string()));
@@ -170,11 +173,11 @@ fn memorisation_from_loss_and_from_samples() {
 #[test]
 fn data_too_small_for_the_block_size() {
     let e = Evidence { train_tokens: Some(500), block_size: Some(64), ..Default::default() };
-    let f = diagnose(&e).into_iter().find(|f| f.code == "data_small").expect("data_small");
+    let f = diagnose(&e).findings.into_iter().find(|f| f.code == "data_small").expect("data_small");
     assert!(f.message.contains("7.8 non-overlapping contexts of block_size 64"), "{}", f.message);
 }
 
 #[test]
 fn missing_inputs_are_skipped_not_guessed() {
-    assert!(diagnose(&Evidence::default()).is_empty());
+    assert!(diagnose(&Evidence::default()).findings.is_empty());
 }

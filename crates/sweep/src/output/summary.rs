@@ -73,6 +73,10 @@ pub struct Summary {
     /// Trial processes started for this run by the last `sweep run` (retries count).
     #[serde(default = "one")]
     pub attempts: u32,
+    /// The diagnosis in one sentence (see the diagnose crate): how the curve ended, why,
+    /// and what will help.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
     /// What the diagnosis read off this run (see the diagnose crate).
     #[serde(default)]
     pub findings: Vec<diagnose::Finding>,
@@ -129,6 +133,7 @@ impl Summary {
             device: None,
             error: Some(error),
             attempts: 1,
+            verdict: None,
             findings: Vec::new(),
             storage: None,
             pruned: None,

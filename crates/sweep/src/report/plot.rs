@@ -19,6 +19,28 @@ pub fn write_loss_png(dir: &crate::output::run_dir::RunDir, title: &str, rows: &
     drawn
 }
 
+/// `text` in lines of at most `width` characters, cut at words; past `max_lines` the last
+/// line ends in "…".
+fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    if lines.len() > max_lines {
+        lines.truncate(max_lines);
+        let last = &mut lines[max_lines - 1];
+        let kept: String = last.chars().take(width.saturating_sub(1)).collect();
+        *last = format!("{kept}…");
+    }
+    lines
+}
+
 /// Train (thin: every logged step; dots: each evaluation) and val loss against step, the
 /// best val step marked, the run id as title and the diagnosis's one-line verdict under it.
 pub fn loss_curves(path: &Path, title: &str, rows: &[LossRow], steps: &[(u64, f64)], verdict: Option<&str>) -> anyhow::Result<()> {
@@ -32,17 +54,11 @@ pub fn loss_curves(path: &Path, title: &str, rows: &[LossRow], steps: &[(u64, f6
 
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let (top, body) = root.split_vertically(if verdict.is_some() { 62 } else { 40 });
+    let lines = verdict.map(|v| wrap(v, 115, 2)).unwrap_or_default();
+    let (top, body) = root.split_vertically(40 + 20 * lines.len() as i32 + if lines.is_empty() { 0 } else { 4 });
     top.draw(&Text::new(title.to_string(), (16, 8), ("sans-serif", 22).into_font()))?;
-    if let Some(v) = verdict {
-        // As much as fits, cut at a word.
-        let line = if v.chars().count() <= 120 {
-            v.to_string()
-        } else {
-            let head: String = v.chars().take(118).collect();
-            format!("{}…", head.rsplit_once(' ').map_or(head.as_str(), |(h, _)| h))
-        };
-        top.draw(&Text::new(line, (16, 38), ("sans-serif", 14).into_font().color(&RGBColor(90, 90, 90))))?;
+    for (i, line) in lines.into_iter().enumerate() {
+        top.draw(&Text::new(line, (16, 38 + 20 * i as i32), ("sans-serif", 14).into_font().color(&RGBColor(90, 90, 90))))?;
     }
     let mut chart =
         ChartBuilder::on(&body).margin(16).x_label_area_size(48).y_label_area_size(64).build_cartesian_2d(0u64..max_step, (lo - pad)..(hi + pad))?;
@@ -92,6 +108,13 @@ pub fn loss_curves(path: &Path, title: &str, rows: &[LossRow], steps: &[(u64, f6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verdicts_wrap_at_words() {
+        assert_eq!(wrap("aa bb cc", 5, 2), ["aa bb", "cc"]);
+        assert_eq!(wrap("aa bb cc dd ee", 5, 2), ["aa bb", "cc d…"]);
+        assert!(wrap("", 5, 2).is_empty());
+    }
 
     #[test]
     fn writes_a_png() {
