@@ -10,7 +10,7 @@ use crate::{Evidence, Finding, Severity};
 
 pub fn check(e: &Evidence, r: &mut Reading, out: &mut Vec<Finding>) {
     epochs(e, out);
-    r.budget = tokens_per_param(e, out);
+    r.budget = tokens_per_param(e, r, out);
     train_tokens_unknown(e, out);
     param_count(e, out);
     data_small(e, out);
@@ -42,7 +42,7 @@ fn epochs(e: &Evidence, out: &mut Vec<Finding>) {
         "epochs",
         severity,
         format!("the model saw its training data {epochs:.1} times"),
-        format!("{seen} tokens seen / {unique} training tokens = {epochs:.2} epochs"),
+        format!("{} tokens seen / {} training tokens = {epochs:.2} epochs", thousands(seen), thousands(unique)),
         if epochs > EPOCHS_MANY {
             "repeated data stops teaching after a few epochs: get more text, or stop earlier".into()
         } else {
@@ -53,7 +53,7 @@ fn epochs(e: &Evidence, out: &mut Vec<Finding>) {
 
 /// Always stated when the numbers are known: tokens seen per parameter and its ratio to
 /// ~20, with the arithmetic; a warning when far short of it or when the size is spent.
-fn tokens_per_param(e: &Evidence, out: &mut Vec<Finding>) -> Option<Budget> {
+fn tokens_per_param(e: &Evidence, r: &Reading, out: &mut Vec<Finding>) -> Option<Budget> {
     let (p, seen) = (e.params?, e.tokens_seen()?);
     let n = p.total.saturating_sub(p.position_embedding.unwrap_or(0)).max(1);
     let c = CHINCHILLA_TOKENS_PER_PARAM;
@@ -63,7 +63,7 @@ fn tokens_per_param(e: &Evidence, out: &mut Vec<Finding>) -> Option<Budget> {
         Some(tps) if tps > 0 && seen % tps == 0 => format!("{} tokens/step × {} steps = {} tokens", thousands(tps), thousands(seen / tps), count(seen)),
         _ => format!("{} tokens seen", count(seen)),
     };
-    let without = if p.position_embedding.is_some() { "parameters without position embeddings, as nanoGPT counts" } else { "parameters" };
+    let without = if p.position_embedding.is_some() { "parameters (without position embeddings, as nanoGPT counts)" } else { "parameters" };
     let evidence = format!("{tokens} ÷ {} {without} = {per_param:.1} tokens per parameter; ÷ {c:.0} = {ratio:.2}× compute-optimal", count(n));
     let unique = e.train_tokens.map(|t| t as f64 / n as f64);
     let starved = unique.is_some_and(|u| u < c / FAR_FACTOR);
@@ -72,12 +72,19 @@ fn tokens_per_param(e: &Evidence, out: &mut Vec<Finding>) -> Option<Budget> {
             "data_starved",
             Severity::Warning,
             format!("the data is far too small for this model: {u:.3} unique training tokens per parameter, against about {c:.0} for compute-optimal training"),
-            format!("{} training tokens ÷ {} parameters = {u:.3}", e.train_tokens.unwrap_or_default(), count(n)),
+            format!("{} training tokens ÷ {} parameters = {u:.3}", thousands(e.train_tokens.unwrap_or_default()), count(n)),
             format!("get more text (compute-optimal training of this model wants about {} tokens, {:.0}× what there is) or use a much smaller model; more steps only repeat the same data", count((c * n as f64) as u64), c / u),
         ));
     }
-    let said = format!("{} tokens seen per parameter, {} the compute-optimal ~{c:.0}", about(per_param), times(ratio));
-    let finding = if per_param < c / FAR_FACTOR {
+    let said = if ratio < SHORT_RATIO {
+        format!("{} tokens seen per parameter, {} short of the compute-optimal ~{c:.0}", about(per_param), times(1.0 / ratio))
+    } else {
+        format!("{} tokens seen per parameter, {} the compute-optimal ~{c:.0}", about(per_param), times(ratio))
+    };
+    // A diverged run's budget is stated, not judged: its steps were not spent learning.
+    let finding = if r.diverged.is_some() {
+        Finding::new("tokens_per_param", Severity::Info, said, evidence, "none".into())
+    } else if per_param < c / FAR_FACTOR {
         Finding::new("undertrained", Severity::Warning, format!("undertrained: {said}"), evidence, format!("train about {:.0}× longer (max_iters) or use a smaller model", c / per_param))
     } else if ratio >= SPENT_FACTOR && !starved {
         Finding::new(
@@ -88,7 +95,7 @@ fn tokens_per_param(e: &Evidence, out: &mut Vec<Finding>) -> Option<Budget> {
             "a larger model or more data, not more steps".into(),
         )
     } else {
-        let action = if ratio < 1.0 { format!("more steps still pay: about {}× more reach compute-optimal", about(1.0 / ratio)) } else { "none".into() };
+        let action = if ratio < SHORT_RATIO { format!("more steps still pay: about {} as many reach compute-optimal", times(1.0 / ratio)) } else { "none".into() };
         Finding::new("tokens_per_param", Severity::Info, said, evidence, action)
     };
     out.push(finding);

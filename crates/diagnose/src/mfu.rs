@@ -48,7 +48,7 @@ pub fn gpu_named_in(text: &str) -> Option<&'static str> {
 /// What an MFU means for someone deciding whether to tune the training loop.
 fn meaning(mfu: f64) -> &'static str {
     if mfu >= GOOD_MFU {
-        "the GPU is not the bottleneck: it spends most of its time on model math, so only a faster GPU or fewer FLOPs would go faster"
+        "the GPU is not the bottleneck (it spends most of its time on model math; only a faster GPU or fewer FLOPs would go faster)"
     } else {
         "moderate: a larger batch, bf16 or torch.compile may still gain"
     }

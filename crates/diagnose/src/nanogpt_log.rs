@@ -133,10 +133,12 @@ impl Log {
         };
         let params = self.params_no_pos.map(|p| Params { total: p + position.unwrap_or(0), token_embedding: None, position_embedding: position });
         let gpu_from_file = crate::mfu::gpu_named_in(file_name);
-        let (device, device_source) = match (opts.gpu, self.gpu_line, gpu_from_file) {
+        // The file name is the user's own words for this run; a comment in the log may be
+        // a stock config's ("on 8X A100 40GB"), so it comes second.
+        let (device, device_source) = match (opts.gpu, gpu_from_file, self.gpu_line) {
             (Some(g), _, _) => (Some(g), Some("--gpu".to_string())),
-            (None, Some((line, g)), _) => (Some(g.to_string()), Some(format!("line {line} of the log"))),
-            (None, None, Some(g)) => (Some(g.to_string()), Some("the file name".to_string())),
+            (None, Some(g), _) => (Some(g.to_string()), Some("the file name".to_string())),
+            (None, None, Some((line, g))) => (Some(g.to_string()), Some(format!("line {line} of the log"))),
             _ => (None, None),
         };
         let name = opts

@@ -34,7 +34,7 @@ impl Repetition {
     pub fn words(&self) -> String {
         match self {
             Repetition::Epochs(n) => format!("{} epochs over the training tokens", crate::words::about(*n)),
-            Repetition::SingleShard(name) => format!("the dataset {name:?} is a single shard, so it likely repeated"),
+            Repetition::SingleShard(name) => format!("the dataset {name:?} is a single shard"),
         }
     }
 }

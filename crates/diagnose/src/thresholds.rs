@@ -42,6 +42,9 @@ pub const EPOCHS_MANY: f64 = 10.0;
 pub const CHINCHILLA_TOKENS_PER_PARAM: f64 = 20.0;
 /// "Far" short of compute-optimal: a tenth of it (2 tokens per parameter).
 pub const FAR_FACTOR: f64 = 10.0;
+/// Under half of compute-optimal (10 tokens per parameter) is "short of" it; from half to 5×
+/// is near enough (IsoFLOP curves are flat within about 2× of the optimal size).
+pub const SHORT_RATIO: f64 = 0.5;
 /// From 5× past compute-optimal (100 tokens per parameter) the size is spent: the
 /// compute-optimal model for the same FLOPs is then √5 ≈ 2.2× larger, beyond the flat bottom
 /// of Hoffmann et al.'s IsoFLOP curves, so a bigger model buys more than the extra steps.

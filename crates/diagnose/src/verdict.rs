@@ -2,7 +2,7 @@
 //! parameter, repeated data, the learning rate at the turn), and what will help.
 
 use crate::reading::{Reading, Repetition, Turn};
-use crate::thresholds::{FAR_FACTOR, LR_HIGH_OVER_MIN, SPENT_FACTOR};
+use crate::thresholds::{FAR_FACTOR, LR_HIGH_OVER_MIN, SHORT_RATIO, SPENT_FACTOR};
 use crate::words::{about, lr as lr_words, steps, times};
 use crate::Evidence;
 
@@ -23,7 +23,7 @@ pub fn sentence(e: &Evidence, r: &Reading) -> String {
 
     let mut causes = Vec::new();
     if let Some(b) = b {
-        causes.push(if b.ratio < 1.0 {
+        causes.push(if b.ratio < SHORT_RATIO {
             format!("{} tokens per parameter ({} short of compute-optimal)", about(b.per_param), times(1.0 / b.ratio))
         } else {
             format!("~{} tokens per parameter ({} compute-optimal)", about(b.per_param), times(b.ratio))
@@ -86,7 +86,7 @@ pub fn sentence(e: &Evidence, r: &Reading) -> String {
                 } else if undecayed {
                     "the lr has not decayed yet: let it reach min_lr and expect a further drop".to_string()
                 } else if r.still_improving.is_some() {
-                    "a healthy run: to go lower, grow model and data together (~20 tokens per parameter)".to_string()
+                    "a healthy run: to go lower, grow the model and the data together".to_string()
                 } else {
                     "log more evaluations (eval_interval) to read it".to_string()
                 };

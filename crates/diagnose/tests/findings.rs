@@ -78,10 +78,10 @@ fn epochs_and_tokens_per_parameter() {
     assert_eq!(epochs.severity, Severity::Warning);
     assert!(epochs.message.contains("100.0 times"), "{}", epochs.message);
     let starved = found.iter().find(|f| f.code == "data_starved").expect("data_starved");
-    assert_eq!(starved.evidence, "1000000 training tokens ÷ 10.00M parameters = 0.100");
+    assert_eq!(starved.evidence, "1,000,000 training tokens ÷ 10.00M parameters = 0.100");
     let tpp = found.iter().find(|f| f.code == "tokens_per_param").expect("tokens_per_param");
     assert_eq!(tpp.severity, Severity::Info, "10 per parameter on data this small: the size is not what is spent");
-    assert_eq!(tpp.evidence, "100.00M tokens seen ÷ 10.00M parameters without position embeddings, as nanoGPT counts = 10.0 tokens per parameter; ÷ 20 = 0.50× compute-optimal");
+    assert_eq!(tpp.evidence, "100.00M tokens seen ÷ 10.00M parameters (without position embeddings, as nanoGPT counts) = 10.0 tokens per parameter; ÷ 20 = 0.50× compute-optimal");
 
     let under = Evidence { params, tokens_seen: Some(5_000_000), train_tokens: Some(1_000_000_000), ..Default::default() };
     assert!(codes(&under).contains(&"undertrained".to_string()));
@@ -180,4 +180,20 @@ fn data_too_small_for_the_block_size() {
 #[test]
 fn missing_inputs_are_skipped_not_guessed() {
     assert!(diagnose(&Evidence::default()).findings.is_empty());
+}
+
+#[test]
+fn a_divergence_is_not_also_overfitting() {
+    // A run folder of a diverged run: its last eval read 3.6e8 after the loss blew up.
+    let mut e = healthy();
+    e.evals.last_mut().unwrap().val = 3.6e8;
+    e.diverged = Some((950, f64::NAN));
+    let c = codes(&e);
+    assert_eq!(c.first().map(String::as_str), Some("diverged"), "{c:?}");
+    for gone in ["overfitting", "plateau", "loss_spikes", "lr_high_at_plateau"] {
+        assert!(!c.contains(&gone.to_string()), "{gone} in {c:?}");
+    }
+    // Without the divergence the same curve is overfitting: the rule is what removes it.
+    e.diverged = None;
+    assert!(codes(&e).contains(&"overfitting".to_string()));
 }
