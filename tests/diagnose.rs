@@ -22,20 +22,25 @@ fn a_big_model_on_one_sentence_overfits_and_memorises() {
         let c = codes(&summary["findings"]);
         assert!(c.contains(&"overfitting".into()) && c.contains(&"memorisation".into()), "{id}: {c:?}\n{:#}", summary["findings"]);
         assert!(c.contains(&"epochs".into()) && c.contains(&"data_small".into()), "{id}: {c:?}");
+        let verdict = summary["verdict"].as_str().unwrap_or_default();
+        assert!(verdict.starts_with("Memorised its training data: ") && verdict.contains("on repeated data ("), "{id}: {verdict}");
     }
     let out = w.sweep(&["diagnose", "runs/memo/seed1"]);
     let text = stdout(&out);
     assert!(text.contains("problem  memorisation") && text.contains("warning  overfitting"), "{text}");
+    assert!(text.lines().nth(1).is_some_and(|l| l.trim_start().starts_with("Memorised its training data")), "the verdict comes first:\n{text}");
     assert!(text.contains("evidence:") && text.contains("action:"), "{text}");
 
     let out = w.sweep(&["diagnose", "runs/memo", "--format", "json"]);
     let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let picture: Vec<&str> = json["across_the_sweep"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert!(picture.contains(&"every run memorised the training data (2 of 2)"), "{picture:?}");
+    assert!(json["runs"][0]["verdict"].as_str().unwrap().starts_with("Memorised"), "{json:#}");
 
     let report = stdout(&w.sweep(&["report", "runs/memo"]));
     assert!(report.contains("findings") && report.contains("memorisation"), "{report}");
     assert!(report.contains("across the sweep"), "{report}");
+    assert!(report.contains("diagnosis of the best 2 runs") && report.contains("- seed1: Memorised its training data"), "{report}");
 }
 
 /// 150 KB of varied pseudo-English from a fixed seed: more text than a short run can overfit.
@@ -102,10 +107,14 @@ fn a_nanogpt_log_is_diagnosed_from_its_numbers() {
     let findings = json["findings"].as_array().unwrap();
     let find = |code: &str| findings.iter().find(|f| f["code"] == code).unwrap_or_else(|| panic!("{code} missing in {findings:#?}"));
     assert!(find("size_mismatch")["message"].as_str().unwrap().contains("the name says 125M"));
-    assert!(find("plateau")["message"].as_str().unwrap().contains("progress stopped around step 3000"));
-    assert!(find("lr_high_at_plateau")["evidence"].as_str().unwrap().contains("peak 6.000e-4"));
+    assert!(find("plateau")["message"].as_str().unwrap().starts_with("val flattened from about step 3,000"), "{}", find("plateau"));
+    assert!(find("lr_high_at_plateau")["evidence"].as_str().unwrap().contains("peak 6e-4"), "{}", find("lr_high_at_plateau"));
+    // 6000 steps × 491,520 tokens over 40.56M parameters.
+    assert!(find("tokens_per_param")["evidence"].as_str().unwrap().contains("= 72.7 tokens per parameter; ÷ 20 = 3.64× compute-optimal"), "{}", find("tokens_per_param"));
+    let verdict = json["verdict"].as_str().unwrap();
+    assert_eq!(verdict, "Flattened from about step 3,000 of 6,000: ~73 tokens per parameter (4× compute-optimal) on repeated data (9.8 epochs) with lr still 10× min_lr; a bigger model or more data will help, more steps will not.");
     // 48% of an A100's 312 TFLOP/s is 15% of an H100's 989.
-    assert!(find("mfu")["message"].as_str().unwrap().contains("MFU 15.2%"), "{}", find("mfu"));
+    assert!(find("mfu")["message"].as_str().unwrap().contains("MFU 15.2% on the H100 named in --gpu"), "{}", find("mfu"));
     assert!(find("val_below_train")["message"].as_str().unwrap().contains("dropout 0.2"));
     // 6000 × 491,520 tokens over 300M training tokens.
     assert!(find("epochs")["message"].as_str().unwrap().contains("9.8 times"));

@@ -161,9 +161,29 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
             let sort = v.and_then(Value::as_f64).map_or_else(|| v.map(format_value).unwrap_or_default(), |x| x.to_string());
             html.push_str(&format!("<td data-sort=\"{}\">{}</td>", escape(&sort), escape(&v.map(format_value).unwrap_or_default())));
         }
-        html.push_str(&format!("<td>{}</td><td>{}</td><td>{}</td></tr>\n", escape(&s.finding_codes().join(", ")), escape(note), files.join(" ")));
+        html.push_str(&format!(
+            "<td title=\"{}\">{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(s.verdict.as_deref().unwrap_or_default()),
+            escape(&s.finding_codes().join(", ")),
+            escape(note),
+            files.join(" ")
+        ));
     }
     html.push_str("</tbody>\n</table>\n");
+
+    // The diagnosis of the best runs, one sentence each.
+    let diagnosed: Vec<&Summary> = ranked.iter().copied().filter(|s| s.verdict.is_some()).take(TOP_K).collect();
+    if !diagnosed.is_empty() {
+        html.push_str(&format!("<h2>Diagnosis of the best {} runs</h2>\n<ul>\n", diagnosed.len()));
+        for s in diagnosed {
+            html.push_str(&format!(
+                "<li><strong>{}</strong>: {}</li>\n",
+                escape(&s.run_id),
+                code_spans(&escape(s.verdict.as_deref().unwrap_or_default()))
+            ));
+        }
+        html.push_str("</ul>\n<p class=\"hint\">Each run's findings, with their evidence, are in its summary.json and in <code>sweep diagnose RUN_DIR</code>.</p>\n");
+    }
 
     // What each parameter did.
     if !effects.is_empty() {
@@ -260,8 +280,9 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
     for s in &ranked {
         if RunDir::new(sweep_dir.join(&s.run_id)).loss_png().exists() {
             html.push_str(&format!(
-                "<details><summary>{id}</summary><img loading=\"lazy\" src=\"{id}/loss.png\" alt=\"loss curve of {id}\"></details>\n",
-                id = escape(&s.run_id)
+                "<details><summary>{id}{verdict}</summary><img loading=\"lazy\" src=\"{id}/loss.png\" alt=\"loss curve of {id}\"></details>\n",
+                id = escape(&s.run_id),
+                verdict = s.verdict.as_deref().map(|v| format!(": {}", escape(v))).unwrap_or_default()
             ));
         }
     }

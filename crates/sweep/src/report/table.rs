@@ -10,6 +10,8 @@ use comfy_table::{Table, presets};
 
 /// A comfy-table preset with only a rule under the header: columns aligned by spaces.
 const PLAIN: &str = "     ──            ";
+/// The text and Markdown reports give the diagnosis sentence of this many best runs.
+const DIAGNOSED: usize = 5;
 use serde::Serialize;
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -305,6 +307,13 @@ fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&
         _ => format!("{} runs", runs.len()),
     };
     let mut out = format!("{}\n{}\n", heading(&format!("{shown} ranked by {} ({order})", opts.by)), table(preset, header, rows));
+    let diagnosed: Vec<&Summary> = ranked.iter().copied().filter(|s| s.verdict.is_some()).take(DIAGNOSED).collect();
+    if !diagnosed.is_empty() {
+        out.push_str(&format!("\n{}\n", heading(&format!("diagnosis of the best {} runs", diagnosed.len()))));
+        for s in diagnosed {
+            out.push_str(&format!("- {}: {}\n", s.run_id, s.verdict.as_deref().unwrap_or_default()));
+        }
+    }
     let metric = effect_metric(runs, opts);
     let desc = opts.desc && metric == opts.by;
     let configs = stats::configs(runs, &metric, desc);
@@ -396,6 +405,7 @@ fn render_csv(runs: &[Summary], opts: &RankBy) -> anyhow::Result<String> {
         "tokens_per_second",
         "gflops",
         "findings",
+        "verdict",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -426,6 +436,7 @@ fn render_csv(runs: &[Summary], opts: &RankBy) -> anyhow::Result<String> {
             num(s.tokens_per_second),
             num(s.gflops),
             s.finding_codes().join(" "),
+            s.verdict.clone().unwrap_or_default(),
         ];
         rec.extend(params.iter().map(|p| s.params.get(p).map(format_value).unwrap_or_default()));
         let c = config_of(&s.run_id);
