@@ -16,7 +16,7 @@ pub fn check(e: &Evidence, r: &mut Reading, out: &mut Vec<Finding>) {
     }
     r.turn = overfitting(e, r, out).or_else(|| turn(e, r, out));
     if r.turn.is_none() {
-        r.still_improving = gains(&finite_evals(e)).map(|g| g.last_quarter);
+        r.still_improving = still_improving(&finite_evals(e));
     }
     r.lr_end_over_min = e.schedule.zip(r.last_step).filter(|(s, _)| s.min_lr > 0.0).map(|(s, last)| s.lr_at(last) / s.min_lr);
     val_below_train(e, out);
@@ -117,19 +117,34 @@ fn gains(evals: &[&crate::Eval]) -> Option<Gains> {
     let span = (last - first) as f64;
     let best_by = |t: f64| evals.iter().filter(|v| v.step as f64 <= t).map(|v| v.val).fold(f64::INFINITY, f64::min);
     let (q2, q3) = (last as f64 - 2.0 * PLATEAU_WINDOW * span, last as f64 - PLATEAU_WINDOW * span);
-    // The last half must hold evals of its own, or the quarters are not measured.
-    if span <= 0.0 || evals.iter().filter(|v| v.step as f64 > q2).count() < 2 {
+    if span <= 0.0 || evals.iter().filter(|v| v.step as f64 > q2).count() < MIN_EVALS_LAST_HALF {
         return None;
     }
     let end = best_by(last as f64);
     Some(Gains { last_quarter: best_by(q3) - end, quarter_before: best_by(q2) - best_by(q3), learned: evals[0].val - end, window_start: q3 as u64 })
 }
 
+/// The last eval is the best: val's drop since the start of the last quarter of the steps
+/// (or since the eval before, when the evals are too few to measure quarters).
+fn still_improving(evals: &[&crate::Eval]) -> Option<(f64, u64)> {
+    let (last, before) = (evals.last()?, evals.get(evals.len().checked_sub(2)?)?);
+    if evals.iter().any(|v| v.val < last.val) {
+        return None;
+    }
+    let since = match gains(evals) {
+        Some(g) => evals.iter().rev().find(|v| v.step <= g.window_start).unwrap_or(before),
+        None => before,
+    };
+    Some((since.val - last.val, since.step))
+}
+
 /// The turn of the curve: the best val followed only by higher evals, or a last quarter
 /// that gained little against the quarter before (or against all the run learned).
 fn turn(e: &Evidence, r: &mut Reading, out: &mut Vec<Finding>) -> Option<Turn> {
     let evals = finite_evals(e);
-    let g = gains(&evals)?;
+    if evals.len() < MIN_EVALS {
+        return None;
+    }
     let k = evals.iter().enumerate().min_by(|a, b| a.1.val.total_cmp(&b.1.val)).map(|(i, _)| i)?;
     let best = evals[k];
     let later = &evals[k + 1..];
@@ -149,6 +164,7 @@ fn turn(e: &Evidence, r: &mut Reading, out: &mut Vec<Finding>) -> Option<Turn> {
             ),
         )
     } else {
+        let g = gains(&evals)?;
         let flat_half = g.last_quarter + g.quarter_before < FLAT_SHARE * g.learned;
         if g.learned <= 0.0 || !(g.last_quarter < PLATEAU_SHARE * g.quarter_before || flat_half) {
             return None;

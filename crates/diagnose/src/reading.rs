@@ -64,8 +64,9 @@ pub struct Reading {
     /// Step and loss where training blew up: the rest of the curve means nothing then.
     pub diverged: Option<(u64, f64)>,
     pub turn: Option<Turn>,
-    /// Val improvement over the last quarter of steps, when the curve did not turn.
-    pub still_improving: Option<f64>,
+    /// When the curve did not turn and its last eval is its best: how much lower val is
+    /// than at an earlier step (the start of the last quarter, else the eval before).
+    pub still_improving: Option<(f64, u64)>,
     pub last_step: Option<u64>,
     pub lr: Option<LrAtTurn>,
     /// lr at the last step as a multiple of min_lr (1 when the decay finished).

@@ -23,6 +23,10 @@ pub const PLATEAU_SHARE: f64 = 0.25;
 pub const FLAT_SHARE: f64 = 0.005;
 /// Need this many evals to say anything about the shape of the curve.
 pub const MIN_EVALS: usize = 4;
+/// Comparing the last two quarters needs this many evals in the last half: with fewer, a
+/// quarter is one eval interval and the fast first phase (learning the unigram
+/// distribution) still sits in the quarter before, which makes any curve look flat.
+pub const MIN_EVALS_LAST_HALF: usize = 3;
 /// The best val followed by at least this many evals, all higher, is "stopped improving"
 /// even when the rise is too small to call overfitting: one higher eval is often noise.
 pub const STOPPED_EVALS_AFTER: usize = 2;

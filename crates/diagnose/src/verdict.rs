@@ -73,14 +73,17 @@ pub fn sentence(e: &Evidence, r: &Reading) -> String {
             }
             None => {
                 let head = match (r.still_improving, r.last_step) {
-                    (Some(g), Some(last)) => format!("Still improving at step {} (val {g:.3} lower over the last quarter of steps)", steps(last)),
+                    (Some((gain, since)), Some(last)) => format!("Still improving at step {} (val {gain:.3} lower than at step {})", steps(last), steps(since)),
+                    (None, Some(last)) => format!("No clear turn by step {}", steps(last)),
                     _ => "Too few evaluations to read the curve's shape".to_string(),
                 };
                 let undecayed = r.lr_end_over_min.is_some_and(|x| x >= LR_HIGH_OVER_MIN);
-                let advice = if short {
-                    "train longer: far more steps will pay".to_string()
+                let advice = if starved && r.still_improving.is_some() {
+                    "more steps help until it starts to overfit, but the data is far too small for this model: more text will help most".to_string()
                 } else if starved {
                     "more data will help; a bigger model will not".to_string()
+                } else if short {
+                    "train longer: far more steps will pay".to_string()
                 } else if spent {
                     "a bigger model would use the compute better than more steps".to_string()
                 } else if undecayed {

@@ -90,7 +90,7 @@ fn a_healthy_run_gets_no_warnings() {
     assert_none(&d, &["plateau", "overfitting", "lr_high_at_plateau", "size_spent", "undertrained", "epochs", "low_mfu"]);
     assert_eq!(
         d.verdict,
-        "Still improving at step 1,200 (val 0.141 lower over the last quarter of steps): ~20 tokens per parameter (1.0× compute-optimal); a healthy run: to go lower, grow the model and the data together."
+        "Still improving at step 1,200 (val 0.141 lower than at step 900): ~20 tokens per parameter (1.0× compute-optimal); a healthy run: to go lower, grow the model and the data together."
     );
     let t = find(&d, "tokens_per_param");
     assert_eq!(
@@ -137,7 +137,7 @@ fn too_few_steps() {
     assert_none(&d, &["plateau", "overfitting", "lr_high_at_plateau", "size_spent", "size_mismatch"]);
     assert_eq!(
         d.verdict,
-        "Still improving at step 400 (val 0.215 lower over the last quarter of steps): 1.6 tokens per parameter (13× short of compute-optimal); train longer: far more steps will pay."
+        "Still improving at step 400 (val 0.215 lower than at step 300): 1.6 tokens per parameter (13× short of compute-optimal); train longer: far more steps will pay."
     );
     // The file name says H100 (the stock config's comment says A100: the name wins), so
     // the logged 118% is rescaled, and --gpu overrides both.
