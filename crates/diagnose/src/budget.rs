@@ -64,7 +64,8 @@ fn tokens_per_param(e: &Evidence, r: &Reading, out: &mut Vec<Finding>) -> Option
         _ => format!("{} tokens seen", count(seen)),
     };
     let without = if p.position_embedding.is_some() { "parameters (without position embeddings, as nanoGPT counts)" } else { "parameters" };
-    let evidence = format!("{tokens} ÷ {} {without} = {per_param:.1} tokens per parameter; ÷ {c:.0} = {ratio:.2}× compute-optimal", count(n));
+    let per_param_text = if per_param < 10.0 { format!("{per_param:.2}") } else { format!("{per_param:.1}") };
+    let evidence = format!("{tokens} ÷ {} {without} = {} tokens per parameter; ÷ {c:.0} = {ratio:.2}× compute-optimal", count(n), per_param_text);
     let unique = e.train_tokens.map(|t| t as f64 / n as f64);
     let starved = unique.is_some_and(|u| u < c / FAR_FACTOR);
     if let Some(u) = unique.filter(|_| starved) {
@@ -84,7 +85,8 @@ fn tokens_per_param(e: &Evidence, r: &Reading, out: &mut Vec<Finding>) -> Option
     // A diverged run's budget is stated, not judged: its steps were not spent learning.
     let finding = if r.diverged.is_some() {
         Finding::new("tokens_per_param", Severity::Info, said, evidence, "none".into())
-    } else if per_param < c / FAR_FACTOR {
+    } else if per_param < c / FAR_FACTOR && !starved && r.turn.is_none() {
+        // Only while the curve still falls: a turned curve or tiny data wants no more steps.
         Finding::new("undertrained", Severity::Warning, format!("undertrained: {said}"), evidence, format!("train about {:.0}× longer (max_iters) or use a smaller model", c / per_param))
     } else if ratio >= SPENT_FACTOR && !starved {
         Finding::new(
@@ -99,7 +101,7 @@ fn tokens_per_param(e: &Evidence, r: &Reading, out: &mut Vec<Finding>) -> Option
         Finding::new("tokens_per_param", Severity::Info, said, evidence, action)
     };
     out.push(finding);
-    Some(Budget { per_param, ratio, starved })
+    Some(Budget { per_param, ratio, unique_per_param: unique.filter(|_| starved) })
 }
 
 /// A log without the dataset's size: say what knowing it would add.

@@ -45,8 +45,9 @@ pub struct Budget {
     pub per_param: f64,
     /// per_param / 20.
     pub ratio: f64,
-    /// Too few unique tokens for the model: a bigger model is not the answer.
-    pub starved: bool,
+    /// Unique training tokens per parameter when far too few for the model (data-starved):
+    /// a bigger model is not the answer then.
+    pub unique_per_param: Option<f64>,
 }
 
 /// The learning rate where the curve turned.

@@ -16,14 +16,16 @@ pub fn sentence(e: &Evidence, r: &Reading) -> String {
     }
     let of = r.last_step.map(|l| format!(" of {}", steps(l))).unwrap_or_default();
     let b = r.budget.as_ref();
-    let starved = b.is_some_and(|b| b.starved);
-    let spent = b.is_some_and(|b| b.ratio >= SPENT_FACTOR && !b.starved);
+    let starved = b.is_some_and(|b| b.unique_per_param.is_some());
+    let spent = b.is_some_and(|b| b.ratio >= SPENT_FACTOR && b.unique_per_param.is_none());
     let short = b.is_some_and(|b| b.ratio < 1.0 / FAR_FACTOR);
     let repeated = r.repetition.is_some();
 
     let mut causes = Vec::new();
     if let Some(b) = b {
-        causes.push(if b.ratio < SHORT_RATIO {
+        causes.push(if let Some(u) = b.unique_per_param {
+            format!("{} unique training tokens per parameter", about(u))
+        } else if b.ratio < SHORT_RATIO {
             format!("{} tokens per parameter ({} short of compute-optimal)", about(b.per_param), times(1.0 / b.ratio))
         } else {
             format!("~{} tokens per parameter ({} compute-optimal)", about(b.per_param), times(b.ratio))

@@ -123,7 +123,7 @@ fn clear_overfitting_on_repeated_data() {
     assert!(find(&d, "mfu").message.starts_with("MFU 22.1% on the A100 named in line 3 of the log"), "{}", find(&d, "mfu").message);
     assert_eq!(
         d.verdict,
-        "Overfit from step 2,250 of 5,000 (val then rose 0.112): 7.7 tokens per parameter (2.6× short of compute-optimal) on repeated data (82 epochs); more data will help most; a smaller model, more dropout or stopping at step 2,250 will too, more steps will not."
+        "Overfit from step 2,250 of 5,000 (val then rose 0.112): 0.094 unique training tokens per parameter on repeated data (82 epochs); more data will help most; a smaller model, more dropout or stopping at step 2,250 will too, more steps will not."
     );
 }
 
@@ -133,7 +133,7 @@ fn too_few_steps() {
     let d = read("gpt2_124M_h100.log", LogOptions::default());
     let u = find(&d, "undertrained");
     assert_eq!(u.message, "undertrained: 1.6 tokens seen per parameter, 13× short of the compute-optimal ~20");
-    assert_eq!(u.evidence, "491,520 tokens/step × 400 steps = 196.61M tokens ÷ 123.59M parameters = 1.6 tokens per parameter; ÷ 20 = 0.08× compute-optimal");
+    assert_eq!(u.evidence, "491,520 tokens/step × 400 steps = 196.61M tokens ÷ 123.59M parameters = 1.59 tokens per parameter; ÷ 20 = 0.08× compute-optimal");
     assert_none(&d, &["plateau", "overfitting", "lr_high_at_plateau", "size_spent", "size_mismatch"]);
     assert_eq!(
         d.verdict,
