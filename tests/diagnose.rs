@@ -110,9 +110,16 @@ fn a_nanogpt_log_is_diagnosed_from_its_numbers() {
     assert!(find("plateau")["message"].as_str().unwrap().starts_with("val flattened from about step 3,000"), "{}", find("plateau"));
     assert!(find("lr_high_at_plateau")["evidence"].as_str().unwrap().contains("peak 6e-4"), "{}", find("lr_high_at_plateau"));
     // 6000 steps × 491,520 tokens over 40.56M parameters.
-    assert!(find("tokens_per_param")["evidence"].as_str().unwrap().contains("= 72.7 tokens per parameter; ÷ 20 = 3.64× compute-optimal"), "{}", find("tokens_per_param"));
+    assert!(
+        find("tokens_per_param")["evidence"].as_str().unwrap().contains("= 72.7 tokens per parameter; ÷ 20 = 3.64× compute-optimal"),
+        "{}",
+        find("tokens_per_param")
+    );
     let verdict = json["verdict"].as_str().unwrap();
-    assert_eq!(verdict, "Flattened from about step 3,000 of 6,000: ~73 tokens per parameter (4× compute-optimal) on repeated data (9.8 epochs) with lr still 10× min_lr; a bigger model or more data will help, more steps will not.");
+    assert_eq!(
+        verdict,
+        "Flattened from about step 3,000 of 6,000: ~73 tokens per parameter (4× compute-optimal) on repeated data (9.8 epochs) with lr still 10× min_lr; a bigger model or more data will help, more steps will not."
+    );
     // 48% of an A100's 312 TFLOP/s is 15% of an H100's 989.
     assert!(find("mfu")["message"].as_str().unwrap().contains("MFU 15.2% on the H100 named in --gpu"), "{}", find("mfu"));
     assert!(find("val_below_train")["message"].as_str().unwrap().contains("dropout 0.2"));

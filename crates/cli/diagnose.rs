@@ -76,7 +76,8 @@ fn diagnose_sweep(path: &Path, format: DiagnoseFormat) -> anyhow::Result<String>
             out
         }
         DiagnoseFormat::Json => {
-            let runs: Vec<_> = summaries.iter().map(|s| json!({ "run_id": s.run_id, "status": s.status, "verdict": s.verdict, "findings": s.findings })).collect();
+            let runs: Vec<_> =
+                summaries.iter().map(|s| json!({ "run_id": s.run_id, "status": s.status, "verdict": s.verdict, "findings": s.findings })).collect();
             to_json(&json!({ "target": path, "runs": runs, "across_the_sweep": picture }))?
         }
     })

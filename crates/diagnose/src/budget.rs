@@ -87,7 +87,13 @@ fn tokens_per_param(e: &Evidence, r: &Reading, out: &mut Vec<Finding>) -> Option
         Finding::new("tokens_per_param", Severity::Info, said, evidence, "none".into())
     } else if per_param < c / FAR_FACTOR && !starved && r.turn.is_none() {
         // Only while the curve still falls: a turned curve or tiny data wants no more steps.
-        Finding::new("undertrained", Severity::Warning, format!("undertrained: {said}"), evidence, format!("train about {:.0}× longer (max_iters) or use a smaller model", c / per_param))
+        Finding::new(
+            "undertrained",
+            Severity::Warning,
+            format!("undertrained: {said}"),
+            evidence,
+            format!("train about {:.0}× longer (max_iters) or use a smaller model", c / per_param),
+        )
     } else if ratio >= SPENT_FACTOR && !starved {
         Finding::new(
             "size_spent",
@@ -97,7 +103,8 @@ fn tokens_per_param(e: &Evidence, r: &Reading, out: &mut Vec<Finding>) -> Option
             "a larger model or more data, not more steps".into(),
         )
     } else {
-        let action = if ratio < SHORT_RATIO { format!("more steps still pay: about {} as many reach compute-optimal", times(1.0 / ratio)) } else { "none".into() };
+        let action =
+            if ratio < SHORT_RATIO { format!("more steps still pay: about {} as many reach compute-optimal", times(1.0 / ratio)) } else { "none".into() };
         Finding::new("tokens_per_param", Severity::Info, said, evidence, action)
     };
     out.push(finding);

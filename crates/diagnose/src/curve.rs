@@ -95,7 +95,11 @@ fn overfitting(e: &Evidence, r: &Reading, out: &mut Vec<Finding>) -> Option<Turn
     };
     out.push(Finding::new("overfitting", Severity::Warning, message, evidence, format!("{stop}{dropout}use a smaller model, or train on more data")));
     let widening_from = evals[evals.len() - tail.len()];
-    Some(if rose { Turn::Overfit { step: best.step, val: best.val, rise } } else { Turn::Overfit { step: widening_from.step, val: widening_from.val, rise: 0.0 } })
+    Some(if rose {
+        Turn::Overfit { step: best.step, val: best.val, rise }
+    } else {
+        Turn::Overfit { step: widening_from.step, val: widening_from.val, rise: 0.0 }
+    })
 }
 
 /// Val improvement over the last quarter of the steps, the quarter before, and since the

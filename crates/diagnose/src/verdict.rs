@@ -1,10 +1,10 @@
 //! The one sentence a person reads first: how the curve ended, what explains it (tokens per
 //! parameter, repeated data, the learning rate at the turn), and what will help.
 
+use crate::Evidence;
 use crate::reading::{Reading, Repetition, Turn};
 use crate::thresholds::{FAR_FACTOR, LR_HIGH_OVER_MIN, SHORT_RATIO, SPENT_FACTOR};
 use crate::words::{about, lr as lr_words, steps, times};
-use crate::Evidence;
 
 pub fn sentence(e: &Evidence, r: &Reading) -> String {
     if let Some((step, loss)) = r.diverged {
@@ -37,7 +37,11 @@ pub fn sentence(e: &Evidence, r: &Reading) -> String {
         None => {}
     }
     if let Some(at) = r.lr.filter(|a| a.high) {
-        causes.push(if at.over_min.is_finite() { format!("with lr still {:.0}× min_lr", at.over_min) } else { format!("with lr still {:.0}% of its peak", at.share_of_peak * 100.0) });
+        causes.push(if at.over_min.is_finite() {
+            format!("with lr still {:.0}× min_lr", at.over_min)
+        } else {
+            format!("with lr still {:.0}% of its peak", at.share_of_peak * 100.0)
+        });
     }
 
     let (head, advice) = if r.memorised.is_some() {

@@ -59,9 +59,17 @@ fn plateau_with_lr_still_high() {
     e.schedule = Some(Schedule { lr: 1e-3, min_lr: 1e-4, warmup_iters: 100, lr_decay_iters: 10_000 });
     let found = diagnose(&e).findings;
     let plateau = found.iter().find(|f| f.code == "plateau").expect("plateau");
-    assert!(plateau.message.starts_with("val flattened from about step 400: the second half of the steps gained 0.0005, 0.02% of the 2.001"), "{}", plateau.message);
+    assert!(
+        plateau.message.starts_with("val flattened from about step 400: the second half of the steps gained 0.0005, 0.02% of the 2.001"),
+        "{}",
+        plateau.message
+    );
     let lr = found.iter().find(|f| f.code == "lr_high_at_plateau").expect("lr_high_at_plateau");
-    assert!(lr.message.contains("still 9.98e-4 (10.0× min_lr, 100% of its peak) when the curve turned at step 400: the cosine was planned for 10,000 steps"), "{}", lr.message);
+    assert!(
+        lr.message.contains("still 9.98e-4 (10.0× min_lr, 100% of its peak) when the curve turned at step 400: the cosine was planned for 10,000 steps"),
+        "{}",
+        lr.message
+    );
     assert!(lr.action.contains("set lr_decay_iters to about 400"), "{}", lr.action);
     // The same plateau at the end of a finished cosine is not "lr still high".
     e.schedule = Some(Schedule { lr: 1e-3, min_lr: 1e-4, warmup_iters: 10, lr_decay_iters: 400 });
@@ -81,7 +89,10 @@ fn epochs_and_tokens_per_parameter() {
     assert_eq!(starved.evidence, "1,000,000 training tokens ÷ 10.00M parameters = 0.100");
     let tpp = found.iter().find(|f| f.code == "tokens_per_param").expect("tokens_per_param");
     assert_eq!(tpp.severity, Severity::Info, "10 per parameter on data this small: the size is not what is spent");
-    assert_eq!(tpp.evidence, "100.00M tokens seen ÷ 10.00M parameters (without position embeddings, as nanoGPT counts) = 10.0 tokens per parameter; ÷ 20 = 0.50× compute-optimal");
+    assert_eq!(
+        tpp.evidence,
+        "100.00M tokens seen ÷ 10.00M parameters (without position embeddings, as nanoGPT counts) = 10.0 tokens per parameter; ÷ 20 = 0.50× compute-optimal"
+    );
 
     let under = Evidence { params, tokens_seen: Some(5_000_000), train_tokens: Some(1_000_000_000), ..Default::default() };
     assert!(codes(&under).contains(&"undertrained".to_string()));

@@ -47,8 +47,16 @@ fn plateau_with_a_small_uptick_and_the_lr_still_high() {
     // (5) the schedule at the turn.
     let lr = find(&d, "lr_high_at_plateau");
     assert_eq!(lr.severity, Severity::Warning);
-    assert!(lr.message.contains("still 3.29e-4 (3.3× min_lr, 33% of its peak) when the curve turned at step 13,500: the cosine was planned for 20,000 steps"), "{}", lr.message);
-    assert!(lr.action.contains("set lr_decay_iters to about 13.5k") && lr.action.contains("warmup-stable-decay") && lr.action.contains("expect val to drop"), "{}", lr.action);
+    assert!(
+        lr.message.contains("still 3.29e-4 (3.3× min_lr, 33% of its peak) when the curve turned at step 13,500: the cosine was planned for 20,000 steps"),
+        "{}",
+        lr.message
+    );
+    assert!(
+        lr.action.contains("set lr_decay_iters to about 13.5k") && lr.action.contains("warmup-stable-decay") && lr.action.contains("expect val to drop"),
+        "{}",
+        lr.action
+    );
     // (2) the token budget, with the arithmetic.
     let t = find(&d, "size_spent");
     assert_eq!(t.severity, Severity::Warning);

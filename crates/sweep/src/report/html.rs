@@ -176,13 +176,11 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
     if !diagnosed.is_empty() {
         html.push_str(&format!("<h2>Diagnosis of the best {} runs</h2>\n<ul>\n", diagnosed.len()));
         for s in diagnosed {
-            html.push_str(&format!(
-                "<li><strong>{}</strong>: {}</li>\n",
-                escape(&s.run_id),
-                code_spans(&escape(s.verdict.as_deref().unwrap_or_default()))
-            ));
+            html.push_str(&format!("<li><strong>{}</strong>: {}</li>\n", escape(&s.run_id), code_spans(&escape(s.verdict.as_deref().unwrap_or_default()))));
         }
-        html.push_str("</ul>\n<p class=\"hint\">Each run's findings, with their evidence, are in its summary.json and in <code>sweep diagnose RUN_DIR</code>.</p>\n");
+        html.push_str(
+            "</ul>\n<p class=\"hint\">Each run's findings, with their evidence, are in its summary.json and in <code>sweep diagnose RUN_DIR</code>.</p>\n",
+        );
     }
 
     // What each parameter did.
