@@ -54,7 +54,7 @@ fn epochs(e: &Evidence, out: &mut Vec<Finding>) {
 /// Always stated when the numbers are known: tokens seen per parameter and its ratio to
 /// ~20, with the arithmetic; a warning when far short of it or when the size is spent.
 fn tokens_per_param(e: &Evidence, r: &Reading, out: &mut Vec<Finding>) -> Option<Budget> {
-    let (p, seen) = (e.params?, e.tokens_seen()?);
+    let (p, seen) = (e.params?, e.tokens_seen().filter(|t| *t > 0)?);
     let n = p.total.saturating_sub(p.position_embedding.unwrap_or(0)).max(1);
     let c = CHINCHILLA_TOKENS_PER_PARAM;
     let per_param = seen as f64 / n as f64;
@@ -103,8 +103,11 @@ fn tokens_per_param(e: &Evidence, r: &Reading, out: &mut Vec<Finding>) -> Option
             "a larger model or more data, not more steps".into(),
         )
     } else {
-        let action =
-            if ratio < SHORT_RATIO { format!("more steps still pay: about {} as many reach compute-optimal", times(1.0 / ratio)) } else { "none".into() };
+        let action = if ratio < SHORT_RATIO && !starved && r.turn.is_none() {
+            format!("more steps still pay: about {} as many reach compute-optimal", times(1.0 / ratio))
+        } else {
+            "none".into()
+        };
         Finding::new("tokens_per_param", Severity::Info, said, evidence, action)
     };
     out.push(finding);
@@ -119,7 +122,7 @@ fn train_tokens_unknown(e: &Evidence, out: &mut Vec<Finding>) {
     out.push(Finding::new(
         "train_tokens_unknown",
         Severity::Info,
-        "the size of the training data is unknown, so epochs and repetition are not judged".into(),
+        "the size of the training data is unknown, so epochs are not counted (repetition is only guessed from the dataset's name)".into(),
         format!("{} tokens seen; no dataset size in the log", count(e.tokens_seen().unwrap_or_default())),
         "pass --train-tokens N (or --train-bin FILE) to add: epochs over the data, unique tokens per parameter (data_starved), data_small, and repetition as the cause of a plateau".into(),
     ));

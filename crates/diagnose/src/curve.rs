@@ -30,16 +30,47 @@ fn finite_evals(e: &Evidence) -> Vec<&crate::Eval> {
 fn divergence(e: &Evidence, out: &mut Vec<Finding>) -> Option<(u64, f64)> {
     let nan_eval = e.evals.iter().find(|v| !v.val.is_finite() || !v.train.is_finite()).map(|v| (v.step, if v.train.is_finite() { v.val } else { v.train }));
     let nan_iter = e.iters.iter().find(|i| !i.loss.is_finite()).map(|i| (i.step, i.loss));
-    let (step, loss) = e.diverged.or(nan_iter).or(nan_eval)?;
-    let lr = e.lr_at(step).map(|lr| format!(", lr {lr:.3e} at that step")).unwrap_or_default();
+    let lr_at = |step: u64| e.lr_at(step).map(|lr| format!(", lr {lr:.3e} at that step")).unwrap_or_default();
+    let action = "lower lr (try a third of it), lengthen warmup_iters, or keep grad_clip at 1.0";
+    if let Some((step, loss)) = e.diverged.or(nan_iter).or(nan_eval) {
+        out.push(Finding::new(
+            "diverged",
+            Severity::Problem,
+            format!("training diverged: the loss became {loss} at step {step}"),
+            format!("loss {loss} at step {step}{}", lr_at(step)),
+            action.into(),
+        ));
+        return Some((step, loss));
+    }
+    // Finite, but train loss climbing back up: the run is coming apart.
+    let evals = finite_evals(e);
+    let low = evals.iter().min_by(|a, b| a.train.total_cmp(&b.train))?;
+    let last = evals.last()?;
+    if last.train <= low.train + TRAIN_RISE_UNSTABLE * low.train.abs() {
+        return None;
+    }
     out.push(Finding::new(
         "diverged",
         Severity::Problem,
-        format!("training diverged: the loss became {loss} at step {step}"),
-        format!("loss {loss} at step {step}{lr}"),
-        "lower lr (try a third of it), lengthen warmup_iters, or keep grad_clip at 1.0".into(),
+        format!(
+            "training diverged: train loss rose from {:.4} at step {} to {:.4} at step {}",
+            low.train,
+            thousands(low.step),
+            last.train,
+            thousands(last.step)
+        ),
+        format!(
+            "train loss {:.4} @ {}, {:.4} @ {} ({:.0}% higher){}",
+            low.train,
+            low.step,
+            last.train,
+            last.step,
+            (last.train / low.train - 1.0) * 100.0,
+            lr_at(low.step)
+        ),
+        action.into(),
     ));
-    Some((step, loss))
+    Some((last.step, last.train))
 }
 
 /// "; likely cause: …" when the data repeats, else nothing.
@@ -118,21 +149,23 @@ fn gains(evals: &[&crate::Eval]) -> Option<Gains> {
         return None;
     }
     let (first, last) = (evals[0].step, evals[evals.len() - 1].step);
-    let span = (last - first) as f64;
+    let span = last.saturating_sub(first) as f64;
     let best_by = |t: f64| evals.iter().filter(|v| v.step as f64 <= t).map(|v| v.val).fold(f64::INFINITY, f64::min);
     let (q2, q3) = (last as f64 - 2.0 * PLATEAU_WINDOW * span, last as f64 - PLATEAU_WINDOW * span);
     if span <= 0.0 || evals.iter().filter(|v| v.step as f64 > q2).count() < MIN_EVALS_LAST_HALF {
         return None;
     }
     let end = best_by(last as f64);
-    Some(Gains { last_quarter: best_by(q3) - end, quarter_before: best_by(q2) - best_by(q3), learned: evals[0].val - end, window_start: q3 as u64 })
+    let from = evals.iter().find(|v| v.step as f64 >= first as f64 + LEARNED_FROM * span).unwrap_or(&evals[0]);
+    Some(Gains { last_quarter: best_by(q3) - end, quarter_before: best_by(q2) - best_by(q3), learned: from.val - end, window_start: q3 as u64 })
 }
 
 /// The last eval is the best: val's drop since the start of the last quarter of the steps
 /// (or since the eval before, when the evals are too few to measure quarters).
 fn still_improving(evals: &[&crate::Eval]) -> Option<(f64, u64)> {
     let (last, before) = (evals.last()?, evals.get(evals.len().checked_sub(2)?)?);
-    if evals.iter().any(|v| v.val < last.val) {
+    let best = evals.iter().map(|v| v.val).fold(f64::INFINITY, f64::min);
+    if last.val > best + STOPPED_NOISE_FACTOR * eval_noise(evals) {
         return None;
     }
     let since = match gains(evals) {
@@ -140,6 +173,14 @@ fn still_improving(evals: &[&crate::Eval]) -> Option<(f64, u64)> {
         None => before,
     };
     Some((since.val - last.val, since.step))
+}
+
+/// The eval-to-eval noise of val, from the scatter of the last half's evals around a
+/// smooth curve: median |second difference| ÷ (0.6745·√6) is σ for white noise.
+fn eval_noise(evals: &[&crate::Eval]) -> f64 {
+    let half = &evals[evals.len() / 2..];
+    let d2: Vec<f64> = half.windows(3).map(|w| (w[2].val - 2.0 * w[1].val + w[0].val).abs()).collect();
+    if d2.is_empty() { 0.0 } else { median(&d2) / (0.6745 * 6f64.sqrt()) }
 }
 
 /// The turn of the curve: the best val followed only by higher evals, or a last quarter
@@ -152,11 +193,12 @@ fn turn(e: &Evidence, r: &mut Reading, out: &mut Vec<Finding>) -> Option<Turn> {
     let k = evals.iter().enumerate().min_by(|a, b| a.1.val.total_cmp(&b.1.val)).map(|(i, _)| i)?;
     let best = evals[k];
     let later = &evals[k + 1..];
-    let (turn, message, mut evidence) = if later.len() >= STOPPED_EVALS_AFTER && later.iter().all(|v| v.val > best.val) {
-        let rises: Vec<f64> = later.iter().map(|v| v.val - best.val).collect();
-        let (lo, hi) = (rises.iter().copied().fold(f64::INFINITY, f64::min), rises.iter().copied().fold(0.0, f64::max));
+    let rises: Vec<f64> = later.iter().map(|v| v.val - best.val).collect();
+    let (lo, hi) = (rises.iter().copied().fold(f64::INFINITY, f64::min), rises.iter().copied().fold(0.0, f64::max));
+    let (turn, message, mut evidence) = if later.len() >= STOPPED_EVALS_AFTER && lo > 0.0 && hi > STOPPED_NOISE_FACTOR * eval_noise(&evals) {
         let by = if format!("{lo:.3}") == format!("{hi:.3}") { format!("{hi:.3}") } else { format!("{lo:.3}–{hi:.3}") };
-        let n = if later.len() == 2 { "two".to_string() } else { later.len().to_string() };
+        const WORDS: [&str; 8] = ["two", "three", "four", "five", "six", "seven", "eight", "nine"];
+        let n = WORDS.get(later.len() - 2).map_or(later.len().to_string(), |w| w.to_string());
         (
             Turn::Stopped { step: best.step, val: best.val },
             format!("val stopped improving at step {} ({:.4}); the {n} later evals are higher by {by}{}", thousands(best.step), best.val, cause(r)),
@@ -174,11 +216,11 @@ fn turn(e: &Evidence, r: &mut Reading, out: &mut Vec<Finding>) -> Option<Turn> {
             return None;
         }
         let end = best.val;
-        let tolerance = (PLATEAU_SHARE * g.quarter_before).max(FLAT_SHARE * g.learned);
+        let tolerance = if flat_half { FLAT_SHARE * g.learned } else { PLATEAU_SHARE * g.quarter_before };
         let from = evals.iter().find(|v| v.val <= end + tolerance).map_or(best.step, |v| v.step);
         let how = if flat_half {
             format!(
-                "the second half of the steps gained {:.4}, {:.2}% of the {:.3} it learned since the first eval",
+                "the second half of the steps gained {:.4}, {:.2}% of the {:.3} it learned after its first 10% of steps",
                 g.last_quarter + g.quarter_before,
                 (g.last_quarter + g.quarter_before) / g.learned * 100.0,
                 g.learned
@@ -206,9 +248,9 @@ fn turn(e: &Evidence, r: &mut Reading, out: &mut Vec<Finding>) -> Option<Turn> {
     r.lr = lr_at(e, step);
     if let (Some(at), Some(s)) = (r.lr, e.schedule) {
         evidence.push_str(&format!(
-            "; lr at step {step}: {} = {:.1}× min_lr, {:.0}% of the peak {}",
+            "; lr at step {step}: {}{}, {:.0}% of the peak {}",
             lr_words(at.lr),
-            at.over_min,
+            over_min(at),
             at.share_of_peak * 100.0,
             lr_words(s.lr)
         ));
@@ -225,6 +267,11 @@ fn turn(e: &Evidence, r: &mut Reading, out: &mut Vec<Finding>) -> Option<Turn> {
     Some(turn)
 }
 
+/// " = 3.3× min_lr", or nothing when min_lr is 0.
+fn over_min(at: LrAtTurn) -> String {
+    if at.over_min.is_finite() { format!(" = {:.1}× min_lr", at.over_min) } else { String::new() }
+}
+
 fn lr_at(e: &Evidence, step: u64) -> Option<LrAtTurn> {
     let (lr, s) = (e.lr_at(step)?, e.schedule?);
     let over_min = if s.min_lr > 0.0 { lr / s.min_lr } else { f64::INFINITY };
@@ -236,14 +283,18 @@ fn lr_at(e: &Evidence, step: u64) -> Option<LrAtTurn> {
 /// The schedule at the turn: the cosine still had far to go when the curve stopped.
 fn lr_high(e: &Evidence, step: u64, at: LrAtTurn, out: &mut Vec<Finding>) {
     let s = e.schedule.expect("lr_at needs a schedule");
-    let end = e.last_step().map(|last| format!("; at the last step ({}) still {}", thousands(last), lr_words(s.lr_at(last)))).unwrap_or_default();
+    let end = e
+        .last_step()
+        .filter(|last| s.lr_at(*last) > s.min_lr * 1.01)
+        .map(|last| format!("; at the last step ({}) still {}", thousands(last), lr_words(s.lr_at(last))))
+        .unwrap_or_default();
     out.push(Finding::new(
         "lr_high_at_plateau",
         Severity::Warning,
         format!(
-            "the learning rate was still {} ({:.1}× min_lr, {:.0}% of its peak) when the curve turned at step {}: the cosine was planned for {} steps",
+            "the learning rate was still {} ({}{:.0}% of its peak) when the curve turned at step {}: the cosine was planned for {} steps",
             lr_words(at.lr),
-            at.over_min,
+            if at.over_min.is_finite() { format!("{:.1}× min_lr, ", at.over_min) } else { String::new() },
             at.share_of_peak * 100.0,
             thousands(step),
             thousands(s.lr_decay_iters)

@@ -80,6 +80,20 @@ pub fn check(e: &Evidence, out: &mut Vec<Finding>) {
         (Some(tps), Some(fpt), Some(peak), _) => {
             (tps * fpt / peak, format!("{tps:.0} tokens/s × {fpt:.3e} FLOPs/token / {peak:.3e} peak FLOP/s of {}", device.unwrap_or_default()))
         }
+        (_, _, Some(peak), Some(m)) if m * NANOGPT_ASSUMED_PEAK / peak > 1.0 => {
+            out.push(Finding::new(
+                "mfu_over_100",
+                Severity::Warning,
+                format!(
+                    "the logged MFU {:.0}% would be {:.0}%{named}: impossible, so the run used a faster GPU",
+                    m * 100.0,
+                    m * NANOGPT_ASSUMED_PEAK / peak * 100.0
+                ),
+                format!("mean logged mfu over the second half of the iter lines: {:.1}% of the A100's 312 TFLOP/s", m * 100.0),
+                "pass the GPU model (--gpu H100) to get the real MFU".into(),
+            ));
+            return;
+        }
         (_, _, Some(peak), Some(m)) => (
             m * NANOGPT_ASSUMED_PEAK / peak,
             format!(

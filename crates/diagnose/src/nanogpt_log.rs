@@ -98,6 +98,12 @@ impl Log {
                 log.settings.insert(c[1].to_string(), python_value(&c[2]));
             }
         }
+        // Two runs appended to one file: the last one (from its step 0) is the one read.
+        let restart = |steps: Vec<u64>| steps.windows(2).rposition(|w| w[1] < w[0]).map_or(0, |i| i + 1);
+        let from = restart(log.evals.iter().map(|e| e.step).collect());
+        log.evals.drain(..from);
+        let from = restart(log.iters.iter().map(|i| i.step).collect());
+        log.iters.drain(..from);
         if log.evals.is_empty() {
             return Err("no `step N: train loss X, val loss Y` lines found; is this a nanoGPT training log?".into());
         }
@@ -136,7 +142,10 @@ impl Log {
         // The file name is the user's own words for this run; a comment in the log may be
         // a stock config's ("on 8X A100 40GB"), so it comes second.
         let (device, device_source) = match (opts.gpu, gpu_from_file, self.gpu_line) {
-            (Some(g), _, _) => (Some(g), Some("--gpu".to_string())),
+            // "rtx4070" or "4090" as the table names them; a name it does not know as given.
+            (Some(g), _, _) => {
+                (Some(crate::mfu::gpu_named_in(&g).filter(|_| crate::mfu::peak_flops(&g).is_none()).map_or(g, str::to_string)), Some("--gpu".to_string()))
+            }
             (None, Some(g), _) => (Some(g.to_string()), Some("the file name".to_string())),
             (None, None, Some((line, g))) => (Some(g.to_string()), Some(format!("line {line} of the log"))),
             _ => (None, None),

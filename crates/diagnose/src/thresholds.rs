@@ -28,8 +28,21 @@ pub const MIN_EVALS: usize = 4;
 /// distribution) still sits in the quarter before, which makes any curve look flat.
 pub const MIN_EVALS_LAST_HALF: usize = 3;
 /// The best val followed by at least this many evals, all higher, is "stopped improving"
-/// even when the rise is too small to call overfitting: one higher eval is often noise.
+/// even when the rise is too small to call overfitting: one higher eval is often noise…
 pub const STOPPED_EVALS_AFTER: usize = 2;
+/// …and the highest of them must exceed the best by this many times the eval noise, which
+/// is estimated from the scatter of the last half's evals (median absolute second
+/// difference ÷ (0.6745·√6), the standard deviation of white noise); within that, the
+/// curve is level with its best, not turned.
+pub const STOPPED_NOISE_FACTOR: f64 = 2.0;
+/// "What the run has learned" is counted from the first eval at least this far into the
+/// run: the first few percent of steps only learn the unigram distribution (from ln V, about
+/// 10.8 nats for GPT-2's vocabulary, to about 7.5), which would dwarf everything after.
+pub const LEARNED_FROM: f64 = 0.1;
+/// Train loss at the last eval this much above its minimum (relative) is a run coming apart,
+/// not overfitting (overfitting lowers train loss): a cosine-scheduled run's train loss
+/// only ever drifts up by eval noise, a few percent at most.
+pub const TRAIN_RISE_UNSTABLE: f64 = 0.1;
 
 /// At the turn, lr at least 2× min_lr is "still high": decaying to min_lr would still halve
 /// it, and the drop that comes with the final decay has not happened yet…
@@ -46,8 +59,8 @@ pub const EPOCHS_MANY: f64 = 10.0;
 pub const CHINCHILLA_TOKENS_PER_PARAM: f64 = 20.0;
 /// "Far" short of compute-optimal: a tenth of it (2 tokens per parameter).
 pub const FAR_FACTOR: f64 = 10.0;
-/// Under half of compute-optimal (10 tokens per parameter) is "short of" it; from half to 5×
-/// is near enough (IsoFLOP curves are flat within about 2× of the optimal size).
+/// Under half of compute-optimal (10 tokens per parameter) is "short of" it in words (the
+/// warning comes only far short, below FAR_FACTOR).
 pub const SHORT_RATIO: f64 = 0.5;
 /// From 5× past compute-optimal (100 tokens per parameter) the size is spent: the
 /// compute-optimal model for the same FLOPs is then √5 ≈ 2.2× larger, beyond the flat bottom

@@ -54,10 +54,12 @@ pub fn sentence(e: &Evidence, r: &Reading) -> String {
                 } else {
                     format!("Overfitting from step {}{of} (the val−train gap keeps widening)", steps(*step))
                 };
-                let advice = if starved || repeated {
-                    format!("more data will help most; a smaller model, more dropout or stopping at step {} will too, more steps will not", steps(*step))
-                } else {
-                    format!("stop at step {}, add dropout or use more data; more steps will not help", steps(*step))
+                let advice = match (*rise > 0.0, starved || repeated) {
+                    (true, true) => {
+                        format!("more data will help most; a smaller model, more dropout or stopping at step {} will too, more steps will not", steps(*step))
+                    }
+                    (true, false) => format!("stop at step {}, add dropout or use more data; more steps will not help", steps(*step)),
+                    (false, _) => "val still falls, but train falls much faster: more data, more dropout or a smaller model will generalise better".to_string(),
                 };
                 (head, advice)
             }

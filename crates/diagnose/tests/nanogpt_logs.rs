@@ -165,3 +165,29 @@ fn a_diverged_run_gets_only_the_divergence() {
     assert_eq!(find(&d, "tokens_per_param").severity, Severity::Info, "a diverged run's budget is stated, not judged");
     assert!(d.verdict.starts_with("Diverged at step 730 (loss NaN) with lr 2.55e-3: lower the lr"), "{}", d.verdict);
 }
+
+fn parse(text: &str, name: &str, opts: LogOptions) -> Diagnosis {
+    diagnose(&Log::parse(text).unwrap().evidence(name, opts))
+}
+
+#[test]
+fn a_stock_config_comment_naming_a_slower_gpu_is_not_believed() {
+    // The stock train_gpt2.py comment names A100s; 118% on an A100 is impossible.
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nanogpt/gpt2_124M_h100.log")).unwrap();
+    let d = parse(&text, "train.log", LogOptions::default());
+    let m = find(&d, "mfu_over_100");
+    assert!(m.message.contains("118% would be 118% on the A100 named in line 2 of the log: impossible"), "{}", m.message);
+    // --gpu as people type it.
+    let d = parse(&text, "train.log", LogOptions { gpu: Some("h100".into()), ..Default::default() });
+    assert!(find(&d, "mfu").message.starts_with("MFU 37.2% on the h100 named in --gpu"), "{}", find(&d, "mfu").message);
+    let d = parse(&text, "train.log", LogOptions { gpu: Some("rtx4090".into()), ..Default::default() });
+    assert!(find(&d, "mfu_over_100").message.contains("on the RTX 4090 named in --gpu"), "{:?}", d.findings);
+}
+
+#[test]
+fn two_runs_appended_to_one_log_read_as_the_last() {
+    let text = "step 0: train loss 4.0, val loss 4.0\nstep 500: train loss 3.0, val loss 3.0\nstep 1000: train loss 2.5, val loss 2.6\n\
+                step 0: train loss 4.1, val loss 4.1\nstep 100: train loss 3.5, val loss 3.5\n";
+    let log = Log::parse(text).unwrap();
+    assert_eq!(log.evals.iter().map(|e| e.step).collect::<Vec<_>>(), [0, 100]);
+}
