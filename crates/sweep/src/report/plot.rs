@@ -54,7 +54,7 @@ pub fn loss_curves(path: &Path, title: &str, rows: &[LossRow], steps: &[(u64, f6
 
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let lines = verdict.map(|v| wrap(v, 115, 2)).unwrap_or_default();
+    let lines = verdict.map(|v| wrap(v, 125, 3)).unwrap_or_default();
     let (top, body) = root.split_vertically(40 + 20 * lines.len() as i32 + if lines.is_empty() { 0 } else { 4 });
     top.draw(&Text::new(title.to_string(), (16, 8), ("sans-serif", 22).into_font()))?;
     for (i, line) in lines.into_iter().enumerate() {
