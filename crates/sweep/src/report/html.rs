@@ -367,6 +367,20 @@ mod tests {
     }
 
     #[test]
+    fn the_best_runs_verdicts_are_listed_in_rank_order() {
+        let mut runs = vec![summary("worse", 1e-2, Some(3.0)), summary("better", 1e-3, Some(2.0)), summary("quiet", 3e-3, Some(2.5))];
+        runs[0].verdict = Some("Overfit from step 150 of 250 (val then rose 0.056): <more data> will help.".into());
+        runs[1].verdict = Some("Still improving at step 250 (val 0.010 lower than at step 200): a healthy run.".into());
+        let dir = sweep(&runs);
+        let page = std::fs::read_to_string(write(dir.path()).unwrap()).unwrap();
+        let list = &page[page.find("<h2>Diagnosis of the best 2 runs</h2>").expect("the diagnosis section")..];
+        let (better, worse) = (list.find("<strong>better</strong>: Still improving").unwrap(), list.find("<strong>worse</strong>: Overfit").unwrap());
+        assert!(better < worse, "ranked best first");
+        assert!(list.contains("&lt;more data&gt;"), "verdicts are escaped");
+        assert!(!list[..list.find("</ul>").unwrap()].contains("quiet"), "a run without a verdict is not listed");
+    }
+
+    #[test]
     fn importance_is_the_share_of_variance_of_each_main_effect() {
         // lr moves the loss by 1.0, dropout by 0.2, on a full 2×2 grid: variances 0.25 and 0.01.
         let run = |lr: f64, d: f64, loss: f64| {

@@ -564,10 +564,13 @@ mod tests {
 
     #[test]
     fn csv_report_has_params_and_errors() {
-        let csv = render(&runs(), &RankBy::default(), Format::Csv).unwrap();
+        let mut runs = runs();
+        let best = runs.iter_mut().find(|s| s.run_id == "lr1e-3_do0.1").unwrap();
+        best.verdict = Some("Still improving at step 250: a healthy run, grow it.".into());
+        let csv = render(&runs, &RankBy::default(), Format::Csv).unwrap();
         let mut lines = csv.lines();
-        assert!(lines.next().unwrap().ends_with(",lr,dropout,config_mean_val_loss,config_std_val_loss,config_runs,error"));
-        assert_eq!(lines.next().unwrap(), "1,lr1e-3_do0.1,done,1.8,,2.3,,,,,,1,,,,1e-3,0.1,1.8,,1,");
+        assert!(lines.next().unwrap().ends_with(",findings,verdict,lr,dropout,config_mean_val_loss,config_std_val_loss,config_runs,error"));
+        assert_eq!(lines.next().unwrap(), "1,lr1e-3_do0.1,done,1.8,,2.3,,,,,,1,,,,\"Still improving at step 250: a healthy run, grow it.\",1e-3,0.1,1.8,,1,");
         assert!(csv.lines().last().unwrap().ends_with(",out of memory"));
     }
 }
