@@ -92,7 +92,15 @@ fn tokens_per_param(e: &Evidence, r: &Reading, out: &mut Vec<Finding>) -> Option
             Severity::Warning,
             format!("undertrained: {said}"),
             evidence,
-            format!("train about {:.0}× longer (max_iters) or use a smaller model", c / per_param),
+            match (e.planned_steps, e.last_step()) {
+                (Some(planned), Some(last)) if planned > last => format!(
+                    "the run stopped at step {} of the planned {}: let it run (about {:.0}× the steps so far reach compute-optimal) or use a smaller model",
+                    thousands(last),
+                    thousands(planned),
+                    c / per_param
+                ),
+                _ => format!("train about {:.0}× longer (max_iters) or use a smaller model", c / per_param),
+            },
         )
     } else if ratio >= SPENT_FACTOR && !starved {
         Finding::new(

@@ -59,6 +59,8 @@ pub struct Evidence {
     /// Where the device name came from when it was not measured ("--gpu", "the file name",
     /// "line 3 of the log"); None for a run's own record.
     pub device_source: Option<String>,
+    /// The steps the run was planned for (max_iters), when known.
+    pub planned_steps: Option<u64>,
     /// The dataset's name as configured (nanoGPT's `dataset`), e.g. "fineweb_edu_shard0".
     pub dataset: Option<String>,
     /// Generated samples (continuations of prompts).

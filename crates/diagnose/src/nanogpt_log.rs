@@ -172,6 +172,7 @@ impl Log {
             device,
             device_source,
             dataset: self.settings.get("dataset").cloned(),
+            planned_steps: int("max_iters"),
             samples: opts.samples,
             train_text: opts.train_text,
         }

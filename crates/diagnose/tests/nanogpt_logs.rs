@@ -142,6 +142,7 @@ fn too_few_steps() {
     let u = find(&d, "undertrained");
     assert_eq!(u.message, "undertrained: 1.6 tokens seen per parameter, 13× short of the compute-optimal ~20");
     assert_eq!(u.evidence, "491,520 tokens/step × 400 steps = 196.61M tokens ÷ 123.59M parameters = 1.59 tokens per parameter; ÷ 20 = 0.08× compute-optimal");
+    assert!(u.action.starts_with("the run stopped at step 400 of the planned 600,000: let it run (about 13× the steps so far"), "{}", u.action);
     assert_none(&d, &["plateau", "overfitting", "lr_high_at_plateau", "size_spent", "size_mismatch"]);
     assert_eq!(
         d.verdict,
