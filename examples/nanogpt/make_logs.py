@@ -100,7 +100,9 @@ def plateau():
         v = {14000: 3.5665, 14500: 3.5695}.get(t, val(t))
         if t == 13500:
             v = 3.5655
-        evals.append((t, v + 0.02, v))
+        # Train keeps falling after val's minimum, as on repeated data.
+        train = val(t) + 0.02 if t <= 13500 else val(13500) + 0.02 - 0.002 * (t - 13500) / 500
+        evals.append((t, train, v))
     config = """
 # GPT "125M" on one shard of FineWeb-Edu
 out_dir = 'out-fineweb-125M'

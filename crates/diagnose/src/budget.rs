@@ -55,6 +55,16 @@ fn epochs(e: &Evidence, out: &mut Vec<Finding>) {
 /// ~20, with the arithmetic; a warning when far short of it or when the size is spent.
 fn tokens_per_param(e: &Evidence, r: &Reading, out: &mut Vec<Finding>) -> Option<Budget> {
     let (p, seen) = (e.params?, e.tokens_seen().filter(|t| *t > 0)?);
+    if let Some(base) = &e.pretrained {
+        out.push(Finding::new(
+            "tokens_per_param",
+            Severity::Info,
+            format!("fine-tuned from {base}: tokens per parameter against the compute-optimal ~20 is a pretraining measure and does not apply"),
+            format!("{} tokens seen in this fine-tune", count(seen)),
+            "none".into(),
+        ));
+        return None;
+    }
     let n = p.total.saturating_sub(p.position_embedding.unwrap_or(0)).max(1);
     let c = CHINCHILLA_TOKENS_PER_PARAM;
     let per_param = seen as f64 / n as f64;
@@ -64,7 +74,7 @@ fn tokens_per_param(e: &Evidence, r: &Reading, out: &mut Vec<Finding>) -> Option
         _ => format!("{} tokens seen", count(seen)),
     };
     let without = if p.position_embedding.is_some() { "parameters (without position embeddings, as nanoGPT counts)" } else { "parameters" };
-    let per_param_text = if per_param < 10.0 { format!("{per_param:.2}") } else { format!("{per_param:.1}") };
+    let per_param_text = if per_param >= 10.0 { format!("{per_param:.1}") } else { about(per_param) };
     let evidence = format!("{tokens} ÷ {} {without} = {} tokens per parameter; ÷ {c:.0} = {ratio:.2}× compute-optimal", count(n), per_param_text);
     let unique = e.train_tokens.map(|t| t as f64 / n as f64);
     let starved = unique.is_some_and(|u| u < c / FAR_FACTOR);
@@ -179,7 +189,7 @@ fn param_count(e: &Evidence, out: &mut Vec<Finding>) {
                 if claimed > p.total as f64 { "fewer" } else { "more" }
             ),
             format!("claimed {label} in {:?}; real {} total", e.name.as_deref().unwrap_or_default(), p.total),
-            "check embed_dim / n_layers / n_heads against the intended size, or rename the run".into(),
+            "check n_embd / n_layer / n_head (embed_dim / n_layers / n_heads in a sweep spec) against the intended size, or rename the run".into(),
         ));
     }
 }

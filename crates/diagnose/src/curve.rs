@@ -15,6 +15,8 @@ pub fn check(e: &Evidence, r: &mut Reading, out: &mut Vec<Finding>) {
         return;
     }
     r.turn = overfitting(e, r, out).or_else(|| turn(e, r, out));
+    r.last_eval = finite_evals(e).last().map(|v| v.step);
+    r.evals = finite_evals(e).len();
     if r.turn.is_none() {
         r.still_improving = still_improving(&finite_evals(e));
     }
@@ -31,14 +33,18 @@ fn divergence(e: &Evidence, out: &mut Vec<Finding>) -> Option<(u64, f64)> {
     let nan_eval = e.evals.iter().find(|v| !v.val.is_finite() || !v.train.is_finite()).map(|v| (v.step, if v.train.is_finite() { v.val } else { v.train }));
     let nan_iter = e.iters.iter().find(|i| !i.loss.is_finite()).map(|i| (i.step, i.loss));
     let lr_at = |step: u64| e.lr_at(step).map(|lr| format!(", lr {lr:.3e} at that step")).unwrap_or_default();
-    let action = "lower lr (try a third of it), lengthen warmup_iters, or keep grad_clip at 1.0";
+    let clip = match e.grad_clip {
+        Some(0.0) => "turn gradient clipping on (grad_clip = 1.0; it was off)",
+        _ => "keep grad_clip at 1.0",
+    };
+    let action = format!("lower lr (try a third of it), lengthen warmup_iters, or {clip}");
     if let Some((step, loss)) = e.diverged.or(nan_iter).or(nan_eval) {
         out.push(Finding::new(
             "diverged",
             Severity::Problem,
             format!("training diverged: the loss became {loss} at step {step}"),
             format!("loss {loss} at step {step}{}", lr_at(step)),
-            action.into(),
+            action.clone(),
         ));
         return Some((step, loss));
     }
@@ -68,7 +74,7 @@ fn divergence(e: &Evidence, out: &mut Vec<Finding>) -> Option<(u64, f64)> {
             (last.train / low.train - 1.0) * 100.0,
             lr_at(low.step)
         ),
-        action.into(),
+        action,
     ));
     Some((last.step, last.train))
 }
@@ -163,7 +169,10 @@ fn gains(evals: &[&crate::Eval]) -> Option<Gains> {
 /// The last eval is the best: val's drop since the start of the last quarter of the steps
 /// (or since the eval before, when the evals are too few to measure quarters).
 fn still_improving(evals: &[&crate::Eval]) -> Option<(f64, u64)> {
-    let (last, before) = (evals.last()?, evals.get(evals.len().checked_sub(2)?)?);
+    if evals.len() < MIN_EVALS {
+        return None;
+    }
+    let (last, before) = (evals.last()?, evals.get(evals.len() - 2)?);
     let best = evals.iter().map(|v| v.val).fold(f64::INFINITY, f64::min);
     if last.val > best + STOPPED_NOISE_FACTOR * eval_noise(evals) {
         return None;
@@ -276,13 +285,27 @@ fn lr_at(e: &Evidence, step: u64) -> Option<LrAtTurn> {
     let (lr, s) = (e.lr_at(step)?, e.schedule?);
     let over_min = if s.min_lr > 0.0 { lr / s.min_lr } else { f64::INFINITY };
     let share_of_peak = lr / s.lr;
-    let high = over_min >= LR_HIGH_OVER_MIN && share_of_peak >= LR_HIGH_FRACTION_OF_PEAK && step < s.lr_decay_iters;
+    // A held lr (no decay) never gave the curve the drop that decay brings.
+    let high = s.min_lr == s.lr || (over_min >= LR_HIGH_OVER_MIN && share_of_peak >= LR_HIGH_FRACTION_OF_PEAK && step < s.lr_decay_iters);
     Some(LrAtTurn { lr, over_min, share_of_peak, high })
 }
 
 /// The schedule at the turn: the cosine still had far to go when the curve stopped.
 fn lr_high(e: &Evidence, step: u64, at: LrAtTurn, out: &mut Vec<Finding>) {
     let s = e.schedule.expect("lr_at needs a schedule");
+    if s.min_lr == s.lr {
+        out.push(Finding::new(
+            "lr_high_at_plateau",
+            Severity::Warning,
+            format!("the learning rate was held at {} (no decay) when the curve turned at step {}", lr_words(s.lr), thousands(step)),
+            format!("lr {} from start to end (decay_lr = False)", lr_words(s.lr)),
+            format!(
+                "decay the lr: decay_lr = True with lr_decay_iters about {} and min_lr a tenth of lr, or hold it and decay over the last 10–20% of steps (warmup-stable-decay); expect val to drop when the lr falls",
+                steps(step)
+            ),
+        ));
+        return;
+    }
     let end = e
         .last_step()
         .filter(|last| s.lr_at(*last) > s.min_lr * 1.01)

@@ -61,6 +61,11 @@ pub struct Evidence {
     pub device_source: Option<String>,
     /// The steps the run was planned for (max_iters), when known.
     pub planned_steps: Option<u64>,
+    /// Gradient clipping's max norm (0 = off), when known.
+    pub grad_clip: Option<f64>,
+    /// The pretrained model a fine-tune started from (nanoGPT's `init_from = 'gpt2-xl'`):
+    /// tokens per parameter against the compute-optimal ~20 does not apply then.
+    pub pretrained: Option<String>,
     /// The dataset's name as configured (nanoGPT's `dataset`), e.g. "fineweb_edu_shard0".
     pub dataset: Option<String>,
     /// Generated samples (continuations of prompts).

@@ -3,7 +3,7 @@
 //! an H100 and far too low on a small GPU; here the peak comes from the device's name: the
 //! run's own record, `--gpu`, or a GPU named in the log or its file name.
 
-use crate::thresholds::{GOOD_MFU, LOW_MFU};
+use crate::thresholds::{GOOD_MFU, LOW_MFU, PLAUSIBLE_MFU};
 use crate::{Evidence, Finding, Severity};
 
 /// Dense bf16/fp16 tensor-core peak FLOP/s (with fp32 accumulation), from the vendors'
@@ -48,7 +48,7 @@ pub fn gpu_named_in(text: &str) -> Option<&'static str> {
 /// What an MFU means for someone deciding whether to tune the training loop.
 fn meaning(mfu: f64) -> &'static str {
     if mfu >= GOOD_MFU {
-        "the GPU is not the bottleneck (it spends most of its time on model math; only a faster GPU or fewer FLOPs would go faster)"
+        "the GPU is well used (most of its time goes to model math), so tuning the training loop will not make this run much faster; a faster GPU or fewer FLOPs would"
     } else {
         "moderate: a larger batch, bf16 or torch.compile may still gain"
     }
@@ -60,11 +60,13 @@ pub fn check(e: &Evidence, out: &mut Vec<Finding>) {
         (!v.is_empty()).then(|| v[v.len() / 2..].iter().sum::<f64>() / (v.len() - v.len() / 2) as f64)
     };
     let device = e.device.as_deref();
-    if device.is_some_and(|d| d.eq_ignore_ascii_case("cpu")) {
+    let host =
+        device.and_then(|d| if d.eq_ignore_ascii_case("cpu") { Some("CPU") } else { d.to_ascii_lowercase().starts_with("mps").then_some("Apple's GPU (mps)") });
+    if let Some(host) = host {
         out.push(Finding::new(
             "mfu_not_estimated",
             Severity::Info,
-            "MFU is not estimated on CPU: there is no reliable peak FLOP/s to divide by".into(),
+            format!("MFU is not estimated on {host}: there is no reliable peak FLOP/s to divide by"),
             e.tokens_per_second.map_or("no throughput recorded".into(), |t| format!("{t:.0} tokens/s")),
             "none".into(),
         ));
@@ -80,12 +82,12 @@ pub fn check(e: &Evidence, out: &mut Vec<Finding>) {
         (Some(tps), Some(fpt), Some(peak), _) => {
             (tps * fpt / peak, format!("{tps:.0} tokens/s × {fpt:.3e} FLOPs/token / {peak:.3e} peak FLOP/s of {}", device.unwrap_or_default()))
         }
-        (_, _, Some(peak), Some(m)) if m * NANOGPT_ASSUMED_PEAK / peak > 1.0 => {
+        (_, _, Some(peak), Some(m)) if m * NANOGPT_ASSUMED_PEAK / peak > PLAUSIBLE_MFU => {
             out.push(Finding::new(
                 "mfu_over_100",
                 Severity::Warning,
                 format!(
-                    "the logged MFU {:.0}% would be {:.0}%{named}: impossible, so the run used a faster GPU",
+                    "the logged MFU {:.0}% would be {:.0}%{named}: beyond what dense training reaches, so the run used a faster GPU",
                     m * 100.0,
                     m * NANOGPT_ASSUMED_PEAK / peak * 100.0
                 ),
@@ -105,10 +107,11 @@ pub fn check(e: &Evidence, out: &mut Vec<Finding>) {
             ),
         ),
         (_, _, None, Some(m)) if m > 1.0 => {
+            let unknown = device.map(|d| format!(" ({d:?} is not in the table of GPU peaks)")).unwrap_or_default();
             out.push(Finding::new(
                 "mfu_over_100",
                 Severity::Warning,
-                format!("the log reports MFU {:.0}%, which is impossible: nanoGPT divides by the A100's peak and this GPU is faster", m * 100.0),
+                format!("the log reports MFU {:.0}%, which is impossible: nanoGPT divides by the A100's peak and this GPU is faster{unknown}", m * 100.0),
                 format!("mean logged mfu over the second half of the iter lines: {:.1}%", m * 100.0),
                 "pass the GPU model (--gpu H100) to get the real MFU".into(),
             ));

@@ -126,11 +126,12 @@ impl Log {
         };
         let tokens_per_step = opts.tokens_per_iter.or(self.tokens_per_iter).or(from_shape);
         let lr = opts.lr.or(self.get("learning_rate"));
+        let constant = self.settings.get("decay_lr").is_some_and(|v| v == "False");
         let schedule = match (lr, opts.min_lr.or(self.get("min_lr")), opts.warmup_iters.or(int("warmup_iters")), opts.lr_decay_iters.or(int("lr_decay_iters")))
         {
-            (Some(lr), Some(min_lr), Some(w), Some(d)) if self.settings.get("decay_lr").is_none_or(|v| v != "False") => {
-                Some(Schedule { lr, min_lr, warmup_iters: w, lr_decay_iters: d })
-            }
+            // decay_lr = False: nanoGPT holds the lr (no warmup either).
+            (Some(lr), ..) if constant => Some(Schedule { lr, min_lr: lr, warmup_iters: 0, lr_decay_iters: 0 }),
+            (Some(lr), Some(min_lr), Some(w), Some(d)) => Some(Schedule { lr, min_lr, warmup_iters: w, lr_decay_iters: d }),
             _ => None,
         };
         let position = match (block_size, int("n_embd")) {
@@ -141,7 +142,10 @@ impl Log {
         let gpu_from_file = crate::mfu::gpu_named_in(file_name);
         // The file name is the user's own words for this run; a comment in the log may be
         // a stock config's ("on 8X A100 40GB"), so it comes second.
+        // A run on the CPU or Apple's GPU says so in its settings.
+        let host = self.settings.get("device").filter(|d| *d == "cpu" || d.starts_with("mps")).cloned();
         let (device, device_source) = match (opts.gpu, gpu_from_file, self.gpu_line) {
+            (None, _, _) if host.is_some() => (host, Some("the log's device setting".to_string())),
             // "rtx4070" or "4090" as the table names them; a name it does not know as given.
             (Some(g), _, _) => {
                 (Some(crate::mfu::gpu_named_in(&g).filter(|_| crate::mfu::peak_flops(&g).is_none()).map_or(g, str::to_string)), Some("--gpu".to_string()))
@@ -172,6 +176,8 @@ impl Log {
             device,
             device_source,
             dataset: self.settings.get("dataset").cloned(),
+            grad_clip: self.get("grad_clip"),
+            pretrained: self.settings.get("init_from").filter(|v| v.starts_with("gpt2")).cloned(),
             planned_steps: int("max_iters"),
             samples: opts.samples,
             train_text: opts.train_text,

@@ -68,6 +68,10 @@ pub struct Reading {
     /// When the curve did not turn and its last eval is its best: how much lower val is
     /// than at an earlier step (the start of the last quarter, else the eval before).
     pub still_improving: Option<(f64, u64)>,
+    /// The step of the last eval (the log's iter lines may go further).
+    pub last_eval: Option<u64>,
+    /// How many evals with finite losses the curve has.
+    pub evals: usize,
     pub last_step: Option<u64>,
     pub lr: Option<LrAtTurn>,
     /// lr at the last step as a multiple of min_lr (1 when the decay finished).

@@ -87,6 +87,9 @@ pub const LOW_MFU: f64 = 0.10;
 /// From 35% MFU the GPU spends most of its time on model math: well-tuned GPT training
 /// reaches 35–60%, so the loop is not what limits speed.
 pub const GOOD_MFU: f64 = 0.35;
+/// Above 75% MFU is beyond what dense transformer training reaches (the best reported runs
+/// are near 60%): the GPU named for the run cannot be the one it used.
+pub const PLAUSIBLE_MFU: f64 = 0.75;
 
 /// Train loss under 0.05 nats means the model gives its training text ≥95% probability per
 /// token: it has stored the text, not modelled the language.

@@ -3,7 +3,7 @@
 
 use crate::Evidence;
 use crate::reading::{Reading, Repetition, Turn};
-use crate::thresholds::{FAR_FACTOR, LR_HIGH_OVER_MIN, SHORT_RATIO, SPENT_FACTOR};
+use crate::thresholds::{FAR_FACTOR, LR_HIGH_OVER_MIN, MIN_EVALS, SHORT_RATIO, SPENT_FACTOR};
 use crate::words::{about, lr as lr_words, steps, times};
 
 pub fn sentence(e: &Evidence, r: &Reading) -> String {
@@ -37,7 +37,9 @@ pub fn sentence(e: &Evidence, r: &Reading) -> String {
         None => {}
     }
     if let Some(at) = r.lr.filter(|a| a.high) {
-        causes.push(if at.over_min.is_finite() {
+        causes.push(if at.over_min == 1.0 {
+            "with the lr never decayed".to_string()
+        } else if at.over_min.is_finite() {
             format!("with lr still {:.0}× min_lr", at.over_min)
         } else {
             format!("with lr still {:.0}% of its peak", at.share_of_peak * 100.0)
@@ -49,6 +51,11 @@ pub fn sentence(e: &Evidence, r: &Reading) -> String {
     } else {
         match &r.turn {
             Some(Turn::Overfit { step, rise, .. }) => {
+                // Dropout is advice only where it is low (nanoGPT's small-data recipe uses 0.2).
+                let dropout = match e.dropout {
+                    Some(d) if d >= 0.2 => String::new(),
+                    _ => ", more dropout".to_string(),
+                };
                 let head = if *rise > 0.0 {
                     format!("Overfit from step {}{of} (val then rose {rise:.3})", steps(*step))
                 } else {
@@ -56,10 +63,10 @@ pub fn sentence(e: &Evidence, r: &Reading) -> String {
                 };
                 let advice = match (*rise > 0.0, starved || repeated) {
                     (true, true) => {
-                        format!("more data will help most; a smaller model, more dropout or stopping at step {} will too, more steps will not", steps(*step))
+                        format!("more data will help most; a smaller model{dropout} or stopping at step {} will too, more steps will not", steps(*step))
                     }
-                    (true, false) => format!("stop at step {}, add dropout or use more data; more steps will not help", steps(*step)),
-                    (false, _) => "val still falls, but train falls much faster: more data, more dropout or a smaller model will generalise better".to_string(),
+                    (true, false) => format!("stop at step {}, use more data or a smaller model{dropout}; more steps will not help", steps(*step)),
+                    (false, _) => format!("val still falls, but train falls much faster: more data or a smaller model{dropout} will generalise better"),
                 };
                 (head, advice)
             }
@@ -68,10 +75,15 @@ pub fn sentence(e: &Evidence, r: &Reading) -> String {
                     Turn::Stopped { step, .. } => format!("Stopped improving at {}{of} steps", steps(*step)),
                     _ => format!("Flattened from about step {}{of}", steps(turn.step())),
                 };
+                let held = r.lr.is_some_and(|a| a.high && a.over_min == 1.0);
+                let decay = if held { "decaying the lr" } else { "decaying the lr sooner" };
+                let last_drop = if r.lr.is_some_and(|a| a.high) { format!(" ({decay} gives one last drop)") } else { String::new() };
                 let advice = if starved {
-                    "more data will help; a bigger model or more steps will not".to_string()
+                    format!("more data will help; a bigger model or more steps will not{last_drop}")
                 } else if spent || repeated {
-                    "a bigger model or more data will help, more steps will not".to_string()
+                    format!("a bigger model or more data will help, more steps will not{last_drop}")
+                } else if held {
+                    "decay the lr (decay_lr = True, or warmup-stable-decay) and expect a further drop when it falls".to_string()
                 } else if r.lr.is_some_and(|a| a.high) {
                     format!("decay the lr sooner (lr_decay_iters ≈ {}) and expect a further drop when it falls", steps(turn.step()))
                 } else {
@@ -80,10 +92,12 @@ pub fn sentence(e: &Evidence, r: &Reading) -> String {
                 (head, advice)
             }
             None => {
-                let head = match (r.still_improving, r.last_step) {
+                let head = match (r.still_improving, r.last_eval) {
                     (Some((gain, since)), Some(last)) => format!("Still improving at step {} (val {gain:.3} lower than at step {})", steps(last), steps(since)),
-                    (None, Some(last)) => format!("No clear turn by step {}", steps(last)),
-                    _ => "Too few evaluations to read the curve's shape".to_string(),
+                    (None, Some(last)) if r.evals >= MIN_EVALS => {
+                        format!("No clear turn by step {} (val is not at its best, but not clearly above it)", steps(last))
+                    }
+                    _ => format!("Too few evaluations ({}) to read the curve's shape", r.evals),
                 };
                 let undecayed = r.lr_end_over_min.is_some_and(|x| x >= LR_HIGH_OVER_MIN);
                 let advice = if starved && r.still_improving.is_some() {
@@ -98,8 +112,10 @@ pub fn sentence(e: &Evidence, r: &Reading) -> String {
                     "the lr has not decayed yet: let it reach min_lr and expect a further drop".to_string()
                 } else if r.still_improving.is_some() {
                     "a healthy run: to go lower, grow the model and the data together".to_string()
+                } else if r.evals >= MIN_EVALS {
+                    "a few more evaluations will tell whether it has turned".to_string()
                 } else {
-                    "log more evaluations (eval_interval) to read it".to_string()
+                    "log more evaluations (a smaller eval_interval) to read it".to_string()
                 };
                 (head, advice)
             }

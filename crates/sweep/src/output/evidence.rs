@@ -38,6 +38,7 @@ pub fn from_run_dir(dir: &RunDir, summary: &Summary) -> Evidence {
     e.tokens_per_step = Some(t.tokens_per_step(m.block_size));
     e.block_size = Some(m.block_size as u64);
     e.planned_steps = Some(t.max_iters);
+    e.grad_clip = Some(t.grad_clip);
     e.dataset = Path::new(&config.data.path).file_name().map(|f| f.to_string_lossy().into_owned());
     if let (Some(total), Some(vocab)) = (summary.n_params, summary.vocab_size) {
         e.params = Some(Params { total, token_embedding: Some((vocab * m.embed_dim) as u64), position_embedding: Some((m.block_size * m.embed_dim) as u64) });
