@@ -262,7 +262,7 @@ pub struct DiagnoseArgs {
     /// Log only: step where the cosine decay ends
     #[arg(long, help_heading = "For nanoGPT logs")]
     pub lr_decay_iters: Option<u64>,
-    /// Log only: the GPU the run used (H100, H200, A100, RTX 4090, …), to rescale nanoGPT's A100-based MFU
+    /// Log only: the GPU the run used (H100, H200, A100, RTX 4090, …), to rescale nanoGPT's A100-based MFU; without it, a GPU named in the file name or the log is used
     #[arg(long, help_heading = "For nanoGPT logs")]
     pub gpu: Option<String>,
     /// Log only: a file of generated text, checked for verbatim copies of --train-text
