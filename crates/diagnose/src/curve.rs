@@ -132,11 +132,7 @@ fn overfitting(e: &Evidence, r: &Reading, out: &mut Vec<Finding>) -> Option<Turn
     };
     out.push(Finding::new("overfitting", Severity::Warning, message, evidence, format!("{stop}{dropout}use a smaller model, or train on more data")));
     let widening_from = evals[evals.len() - tail.len()];
-    Some(if rose {
-        Turn::Overfit { step: best.step, val: best.val, rise }
-    } else {
-        Turn::Overfit { step: widening_from.step, val: widening_from.val, rise: 0.0 }
-    })
+    Some(if rose { Turn::Overfit { step: best.step, rise } } else { Turn::Overfit { step: widening_from.step, rise: 0.0 } })
 }
 
 /// Val improvement over the last quarter of the steps, the quarter before, and since the
@@ -209,7 +205,7 @@ fn turn(e: &Evidence, r: &mut Reading, out: &mut Vec<Finding>) -> Option<Turn> {
         const WORDS: [&str; 8] = ["two", "three", "four", "five", "six", "seven", "eight", "nine"];
         let n = WORDS.get(later.len() - 2).map_or(later.len().to_string(), |w| w.to_string());
         (
-            Turn::Stopped { step: best.step, val: best.val },
+            Turn::Stopped { step: best.step },
             format!("val stopped improving at step {} ({:.4}); the {n} later evals are higher by {by}{}", thousands(best.step), best.val, cause(r)),
             format!(
                 "best val {:.4} @ {}; later: {}",

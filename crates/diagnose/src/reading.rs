@@ -5,9 +5,9 @@
 #[derive(Debug, Clone, PartialEq)]
 pub enum Turn {
     /// Val rose from its minimum by more than noise.
-    Overfit { step: u64, val: f64, rise: f64 },
+    Overfit { step: u64, rise: f64 },
     /// The best val is followed by evals that are all higher, by less than overfitting.
-    Stopped { step: u64, val: f64 },
+    Stopped { step: u64 },
     /// Val kept improving, but by little against what the run had learned before.
     Flattened { step: u64 },
 }
