@@ -2,12 +2,14 @@ use crate::util::{SweepDir, stderr, stdout};
 use std::path::Path;
 use std::process::Command;
 
-/// The browser, installed by tests/browser/ensure-chromium when missing; never skipped.
+/// The browser, installed by `cargo xtask test` before the tests (tests/system-packages);
+/// never skipped: missing, the test fails with set-up's reason.
 fn chromium() -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/ensure-chromium");
-    let out = Command::new("bash").arg(script).output().expect("cannot run tests/browser/ensure-chromium");
-    assert!(out.status.success(), "no headless Chromium for the HTML report's test (it needs root or Debian's chromium package):\n{}", stderr(&out));
-    stdout(&out).trim().to_string()
+    crate::system_packages::require("browser");
+    let found = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|b| Command::new("sh").args(["-c", &format!("command -v {b}")]).output().is_ok_and(|o| o.status.success()));
+    found.expect("tests/system-packages check browser passed, so chromium is on PATH").to_string()
 }
 
 /// Headless, no sandbox (root in CI), no GPU, and every network request refused.

@@ -1,6 +1,7 @@
 //! The Slurm backend against a real Slurm: `tests/slurm/local-slurm start` brings up a
-//! single-node cluster on this machine (installing Debian's slurm-wlm when missing). These
-//! tests never skip: where Slurm cannot start, they fail and say why.
+//! single-node cluster on this machine. Its packages (slurm-wlm, munge) are installed by
+//! `cargo xtask test` before any test runs; these tests only check that they are there. They
+//! never skip: where Slurm is missing or cannot start, they fail and say why.
 
 use crate::util::{SweepDir, assert_complete, ids, slow_spec, stderr, stdout, wait_for};
 use std::process::Command;
@@ -15,12 +16,13 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 fn slurm() -> MutexGuard<'static, ()> {
     let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     STARTED.get_or_init(|| {
+        crate::system_packages::require("slurm");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slurm/local-slurm");
         let out = Command::new("bash").args([script, "start"]).output().expect("cannot run tests/slurm/local-slurm");
         assert!(
             out.status.success(),
             "Slurm could not be started on this machine, and the Slurm backend's tests need a real one \
-             (tests/slurm/README.md; it needs root or an installed slurm-wlm and munge):\n{}{}",
+             (tests/slurm/README.md):\n{}{}",
             stdout(&out),
             stderr(&out)
         );

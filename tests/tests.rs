@@ -13,6 +13,10 @@ mod failures;
 /// Every spec mistake found before training, at its own line, in a person's words.
 mod spec_errors;
 
+/// The Debian packages the tests need: installed once by set-up, in one apt-get call, under
+/// a lock; tests only check that they are there.
+mod system_packages;
+
 /// A clone needs nothing beside it: no reference to the shared folder, every corpus tracked.
 mod self_contained;
 

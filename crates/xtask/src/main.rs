@@ -1,7 +1,7 @@
 //! Project automation, so a fresh machine needs only Rust and python3:
 //!
 //!   cargo xtask demo [--spec FILE]   set up, build, run sweeps/feiniao.yaml (or FILE), print the report
-//!   cargo xtask test          set up, run the whole test suite
+//!   cargo xtask test          set up, install the Debian packages tests need, run the whole test suite
 //!   cargo xtask sweep FILE    set up, build, run FILE, print its report
 //!   cargo xtask setup         create .venv with PyTorch 2.11.0
 //!   cargo xtask build         set up, build everything (release), as the tests will
@@ -42,7 +42,10 @@ fn main() -> ExitCode {
             Some(other) => Err(format!("unknown bench option {other}; usage: cargo xtask bench [--gpu | --feiniao]")),
         },
         Some("build") => setup(&root).and_then(|_| cargo(&root, &["build", "--release", "--workspace", "--all-targets"], &args[1..])),
-        Some("test") | Some("ci") => setup(&root).and_then(|_| cargo(&root, &["test", "--release", "--workspace"], &args[1..])),
+        Some("test") | Some("ci") => setup(&root).and_then(|_| {
+            system_packages(&root);
+            cargo(&root, &["test", "--release", "--workspace"], &args[1..])
+        }),
         _ => Err("usage: cargo xtask <demo | test | sweep SPEC | setup | build | bench [--gpu | --feiniao]>".into()),
     };
     match result {
@@ -100,6 +103,17 @@ fn setup(root: &Path) -> Result {
         }
     }
     Ok(())
+}
+
+/// The Debian packages some tests need (slurm-wlm, munge, chromium), installed by
+/// tests/system-packages in one apt-get call before any test starts, and skipped when present.
+/// Where they cannot be installed, it says why in one line and the tests that need them fail
+/// with that reason (they never skip), so this never stops the suite.
+fn system_packages(root: &Path) {
+    let ok = Command::new("bash").arg(root.join("tests/system-packages")).arg("install").status().is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("xtask: the tests that need those packages will fail; the others run");
+    }
 }
 
 /// A cargo command with libtorch found in .venv's torch package.
