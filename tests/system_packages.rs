@@ -75,7 +75,8 @@ impl Stub {
             .env("STUB", self.path())
             .env("STUB_UID", uid.to_string())
             .env("SWEEP_APT_LOCK", self.path().join("install.lock"))
-            .env("SWEEP_APT_REASON", self.path().join("reason"));
+            .env("SWEEP_APT_REASON", self.path().join("reason"))
+            .env("TMPDIR", self.path());
         c
     }
 
