@@ -1,4 +1,5 @@
-//! Embeds an rpath to libtorch so `sweep` runs without LD_LIBRARY_PATH.
+//! Embeds an rpath to libtorch so `sweep` (and the test binaries of `train` and `trial`,
+//! which name this file as their build script) run without LD_LIBRARY_PATH.
 //! torch-sys exports the directory it linked against as DEP_TCH_LIBTORCH_LIB.
 
 fn main() {

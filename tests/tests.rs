@@ -17,6 +17,9 @@ mod spec_errors;
 /// a lock; tests only check that they are there.
 mod system_packages;
 
+/// The crates' layering: only train names tch; sweep, diagnose, corpus and config never link it.
+mod layers;
+
 /// A clone needs nothing beside it: no reference to the shared folder, every corpus tracked.
 mod self_contained;
 

@@ -2,8 +2,8 @@
 //! sweeps, overlaid in one picture (PNG or SVG by the file's extension).
 
 use crate::args::CompareArgs;
-use crate::exit_code;
 use sweep::RunDir;
+use sweep::exit_code;
 use sweep::output::loss_csv;
 
 pub fn compare(a: CompareArgs) -> anyhow::Result<u8> {

@@ -1,11 +1,10 @@
-//! `sweep`: the command-line switchboard. The only place where the sweep crate (specs,
-//! run folders, scheduling) and the train crate (libtorch) meet.
+//! `sweep`: the command-line switchboard. Each command parses its arguments, calls the
+//! library (`sweep`, `trial`, `train`, `diagnose`) and prints what it returns; the exit
+//! codes are `sweep::exit_code`'s, and only this binary ends the process.
 
 mod args;
-mod calibrate;
 mod compare;
 mod diagnose;
-mod exit_code;
 mod report;
 mod run;
 mod sample;
@@ -37,10 +36,10 @@ fn main() -> ExitCode {
         Command::Trial(a) => trial::trial(a),
     };
     match result {
-        Ok(code) => exit_code::code(code),
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("sweep: error: {err:#}");
-            exit_code::code(exit_code::USAGE)
+            ExitCode::from(sweep::exit_code::USAGE)
         }
     }
 }

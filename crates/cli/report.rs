@@ -1,9 +1,9 @@
 //! `sweep report`: prints the ranked table and per-parameter tables of a sweep folder.
 
 use crate::args::ReportArgs;
-use crate::exit_code;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
+use sweep::exit_code;
 use sweep::report::{self, Format, RankBy};
 
 pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
@@ -11,7 +11,7 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
         Some(d) => d,
         None => latest_sweep(Path::new("runs"))?,
     };
-    let runs = report::load(&dir)?;
+    let runs = sweep::output::run_dir::load_all(&dir)?;
     anyhow::ensure!(!runs.is_empty(), "{} holds no finished runs (no */summary.json); run `sweep run SPEC` first", dir.display());
     let format = a.format;
     let known = runs.iter().any(|s| s.metric(&a.by).is_some());

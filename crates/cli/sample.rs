@@ -1,16 +1,16 @@
 //! `sweep sample RUN_DIR`: loads a run's checkpoint and generates text from prompts.
 
 use crate::args::SampleArgs;
-use crate::exit_code;
 use anyhow::Context;
 use corpus::Tokenizer;
 use sweep::RunDir;
+use sweep::exit_code;
 use sweep_config::RunConfig;
 
 pub fn sample(a: SampleArgs) -> anyhow::Result<u8> {
     let dir = RunDir::new(&a.run_dir);
     if dir.path.join("sweep.json").exists() {
-        let example = sweep::report::load(&dir.path).ok().and_then(|runs| runs.into_iter().find(|s| s.status == sweep::Status::Done));
+        let example = sweep::output::run_dir::load_all(&dir.path).ok().and_then(|runs| runs.into_iter().find(|s| s.status == sweep::Status::Done));
         anyhow::bail!(
             "{} is a sweep folder; give one of its run folders{}",
             dir.path.display(),
@@ -33,7 +33,6 @@ pub fn sample(a: SampleArgs) -> anyhow::Result<u8> {
     for p in &prompts {
         tokenizer.encode(p).map_err(|e| anyhow::anyhow!("prompt {p:?}: {e}"))?;
     }
-    tch::manual_seed(a.seed as i64);
-    print!("{}", crate::trial::samples_text(&config, &tokenizer, &model, device, &prompts));
+    print!("{}", train::sample::samples_text(&config.sample, &tokenizer, &model, device, &prompts, a.seed));
     Ok(exit_code::OK)
 }

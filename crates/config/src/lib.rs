@@ -174,6 +174,11 @@ impl TrainConfig {
     pub fn tokens_per_step(&self, block_size: usize) -> u64 {
         (self.batch_size * self.grad_accum_steps * block_size) as u64
     }
+    /// Evaluations a run makes: at step 0, every eval_interval steps, and at the last step.
+    pub fn n_evals(&self) -> u64 {
+        let every = self.eval_interval.max(1);
+        self.max_iters / every + 1 + u64::from(!self.max_iters.is_multiple_of(every))
+    }
 }
 
 /// Text generated at the end of a run.
@@ -295,6 +300,14 @@ impl std::fmt::Display for ConfigProblem {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn evals_count_the_first_and_last_step() {
+        let mut t = TrainConfig { max_iters: 250, eval_interval: 50, ..TrainConfig::default() };
+        assert_eq!(t.n_evals(), 6);
+        t.max_iters = 260;
+        assert_eq!(t.n_evals(), 7);
+    }
+
     use super::*;
 
     #[test]

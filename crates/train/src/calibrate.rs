@@ -4,13 +4,12 @@
 //! random tokens; nothing is saved.
 
 use crate::error::TrainError;
-use crate::model::Gpt;
-use crate::optim::AdamW;
+use crate::member::{self, Member};
 use crate::trainer::{batch, train_step};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::time::{Duration, Instant};
 use sweep_config::RunConfig;
-use tch::{Device, Kind, Tensor, nn};
+use tch::{Device, Tensor};
 
 /// Seconds per unit of work for one shape of run, measured here.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,13 +33,7 @@ const MAX_TIMED_STEPS: usize = 10;
 /// tokens of `vocab_size`, with the intra-op threads the caller has set.
 pub fn time_shape(cfg: &RunConfig, vocab_size: usize, device: Device, budget: Duration) -> Result<ShapeTiming, TrainError> {
     let (m, t) = (&cfg.model, &cfg.train);
-    tch::manual_seed(t.seed as i64);
-    let vs = nn::VarStore::new(device);
-    let mut model = Gpt::new(&vs.root(), m, vocab_size);
-    if device.is_cuda() {
-        model.compute_kind = Kind::BFloat16;
-    }
-    let mut opt = AdamW::new(&vs, t);
+    let Member { model, mut opt, .. } = member::build(cfg, vocab_size, device, None)?;
     let mut rng = StdRng::seed_from_u64(t.seed);
     let n_tokens = (4 * m.block_size * t.batch_size).max(4 * (m.block_size + 1));
     let ids: Vec<i64> = (0..n_tokens).map(|_| rng.random_range(0..vocab_size as i64)).collect();

@@ -1,4 +1,5 @@
-//! Turning the `device` setting (auto, cpu, cuda, cuda:N) into a libtorch device.
+//! Turning the `device` setting (auto, cpu, cuda, cuda:N) into a libtorch device, naming
+//! it, and libtorch's intra-op threads.
 
 use crate::TrainError;
 use tch::{Cuda, Device};
@@ -26,4 +27,9 @@ pub fn device_name(device: Device) -> String {
         Device::Cuda(i) => format!("cuda:{i}"),
         _ => "cpu".to_string(),
     }
+}
+
+/// libtorch's intra-op threads for this process (a trial gets cores / parallel trials).
+pub fn set_threads(n: usize) {
+    tch::set_num_threads(n.max(1) as i32);
 }

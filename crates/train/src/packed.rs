@@ -8,40 +8,29 @@
 //!
 //! With dropout 0 a member's losses equal the run trained alone up to float rounding
 //! (batched against single matrix products); with dropout its masks come from the pack's
-//! random stream, so they agree in distribution, not draw for draw.
+//! random stream, so they agree in distribution, not draw for draw. Members are built as
+//! lone runs are (`member`), and the steps go through the one loop (`run_loop`); this file
+//! is the pack's `Engine`: the stacked forward, clipping and AdamW (their agreement with the
+//! lone arithmetic is tested below).
 
-use crate::checkpoint;
 use crate::error::TrainError;
-use crate::model::Gpt;
-use crate::optim::AdamW;
-use crate::trainer::{DROPOUT_STREAM, Divergence, EVAL_STREAM, EvalRow, LOG_INTERVAL, Observer, Outcome, Snapshot, Stop, batch, to_tensor};
+use crate::member;
+use crate::run_loop::{self, Engine, Live};
+use crate::trainer::{EVAL_STREAM, Observer, Outcome, batch};
 use corpus::TokenData;
 use rand::{SeedableRng, rngs::StdRng};
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Instant;
-use sweep_config::{RunConfig, Schedule, lr_at, n_params, pack_key};
-use tch::{Device, Kind, Reduction, Tensor, nn};
+use sweep_config::{RunConfig, pack_key};
+use tch::{Device, Kind, Reduction, Tensor};
+
+pub use crate::run_loop::PACK_FAILED;
 
 /// One run of a pack: its settings, where its progress goes, and its saved state if any.
 pub struct PackMember<'a> {
     pub config: &'a RunConfig,
     pub observer: &'a mut dyn Observer,
     pub resume_from: Option<&'a Path>,
-}
-
-/// A member still training: its own model (the copy its results are read from) and optimizer.
-struct Live<'a> {
-    /// Position in the caller's list.
-    index: usize,
-    cfg: &'a RunConfig,
-    observer: &'a mut dyn Observer,
-    vs: nn::VarStore,
-    model: Gpt,
-    opt: AdamW,
-    schedule: Schedule,
-    rows: Vec<EvalRow>,
-    elapsed_before: f64,
 }
 
 /// One weight of the pack, stacked over the members, with its AdamW moments.
@@ -73,7 +62,7 @@ pub fn train_packed(members: Vec<PackMember<'_>>, data: &TokenData, device: Devi
         let cfg = first.cfg;
         let first_step = first_step.unwrap_or(0);
         let mut pack = Pack::new(&live, cfg, data.vocab_size, device);
-        for (index, r) in run(&mut pack, live, data, device, first_step) {
+        for (index, r) in run_loop::run(&mut pack, live, data, device, first_step) {
             results[index] = Some(r);
         }
     }
@@ -91,33 +80,20 @@ fn join<'a>(
     first_step: &mut Option<u64>,
 ) -> Result<Live<'a>, TrainError> {
     let cfg = m.config;
-    let problems = cfg.problems();
-    if !problems.is_empty() {
-        return Err(TrainError::Config(problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")));
-    }
+    member::check(cfg)?;
     if key.is_some_and(|k| *k != pack_key(cfg)) {
         return Err(TrainError::Config("this run differs from the first of its pack in more than per-member settings".into()));
     }
-    tch::manual_seed(cfg.train.seed as i64);
-    let vs = nn::VarStore::new(device);
-    let mut model = Gpt::new(&vs.root(), &cfg.model, data.vocab_size);
-    // As alone: its samples are generated with bf16 matmuls on CUDA.
-    if device.is_cuda() {
-        model.compute_kind = Kind::BFloat16;
-    }
-    let mut opt = AdamW::new(&vs, &cfg.train);
-    let (step, elapsed_before) = match m.resume_from {
-        Some(path) => checkpoint::load_resume(path, &vs, &mut opt)?,
-        None => (0, 0.0),
-    };
+    // As alone: its own seed's weights; its samples are generated with bf16 matmuls on CUDA.
+    let built = member::build(cfg, data.vocab_size, device, m.resume_from)?;
+    let step = built.first_step;
     match *first_step {
         Some(first) if first != step => {
             return Err(TrainError::Config(format!("resumes at step {step}, the rest of its pack at step {first}")));
         }
         _ => *first_step = Some(step),
     }
-    let schedule = Schedule::from_config(&cfg.train);
-    Ok(Live { index, cfg, observer: m.observer, vs, model, opt, schedule, rows: Vec::new(), elapsed_before })
+    Ok(Live::new(index, cfg, m.observer, built))
 }
 
 /// The stacked weights, moments and per-member scalars of the members still training.
@@ -146,14 +122,11 @@ struct Pack {
 
 const EPS: f64 = 1e-8;
 
-/// How the error of every member begins when the pack as a whole failed (out of memory, a
-/// libtorch error): no member is to blame, and the sweep trains each alone.
-pub const PACK_FAILED: &str = "the pack failed";
-
 impl Pack {
     fn new(live: &[Live], cfg: &RunConfig, vocab: usize, device: Device) -> Self {
-        let vars: Vec<HashMap<String, Tensor>> = live.iter().map(|l| l.vs.variables()).collect();
-        let moments: Vec<HashMap<String, (Tensor, Tensor)>> = live.iter().map(|l| l.opt.moments().into_iter().map(|(n, m, v)| (n, (m, v))).collect()).collect();
+        let vars: Vec<HashMap<String, Tensor>> = live.iter().map(|l| l.member.vs.variables()).collect();
+        let moments: Vec<HashMap<String, (Tensor, Tensor)>> =
+            live.iter().map(|l| l.member.opt.moments().into_iter().map(|(n, m, v)| (n, (m, v))).collect()).collect();
         let mut names: Vec<String> = vars[0].keys().cloned().collect();
         names.sort();
         let params: Vec<Stacked> = names
@@ -183,7 +156,7 @@ impl Pack {
             weight_decay: vector(live.iter().map(|l| l.cfg.train.weight_decay), device),
             beta1: cfg.train.beta1,
             beta2: cfg.train.beta2,
-            t: live[0].opt.steps_taken(),
+            t: live[0].member.opt.steps_taken(),
         };
         pack.keep = pack.keep_tensor(device);
         pack
@@ -195,7 +168,8 @@ impl Pack {
     }
 
     /// Keeps only the members at `keep` (positions in the pack), in that order.
-    fn retain(&mut self, keep: &[usize], device: Device) {
+    fn keep_members(&mut self, keep: &[usize]) {
+        let device = self.grad_clip.device();
         let idx = Tensor::from_slice(&keep.iter().map(|&i| i as i64).collect::<Vec<_>>()).to(device);
         tch::no_grad(|| {
             for p in &mut self.params {
@@ -212,9 +186,9 @@ impl Pack {
     }
 
     /// Copies member `k`'s slice of the weights and moments into its own model and optimizer.
-    fn write_back(&self, k: usize, live: &mut Live) {
-        let vars = live.vs.variables();
-        let moments: HashMap<String, (Tensor, Tensor)> = live.opt.moments().into_iter().map(|(n, m, v)| (n, (m, v))).collect();
+    fn copy_back(&self, k: usize, live: &mut Live) {
+        let vars = live.member.vs.variables();
+        let moments: HashMap<String, (Tensor, Tensor)> = live.member.opt.moments().into_iter().map(|(n, m, v)| (n, (m, v))).collect();
         tch::no_grad(|| {
             for p in &self.params {
                 let k = k as i64;
@@ -224,7 +198,7 @@ impl Pack {
                 v.shallow_clone().copy_(&p.v.get(k));
             }
         });
-        live.opt.set_steps_taken(self.t);
+        live.member.opt.set_steps_taken(self.t);
     }
 
     fn w(&self, name: &str) -> &Tensor {
@@ -384,7 +358,7 @@ impl Pack {
 
 /// Each live member's mean loss over eval_iters batches of `ids`, dropout off; each member
 /// draws the batches it would draw alone.
-fn estimate(pack: &Pack, live: &[Live], ids: &Tensor, step: u64) -> Result<Vec<f64>, TrainError> {
+fn estimate_pack(pack: &Pack, live: &[Live], ids: &Tensor, step: u64) -> Result<Vec<f64>, TrainError> {
     let _guard = tch::no_grad_guard();
     let t = &live[0].cfg.train;
     let mut rngs: Vec<StdRng> = live.iter().map(|l| StdRng::seed_from_u64(l.cfg.train.seed ^ EVAL_STREAM)).collect();
@@ -407,177 +381,9 @@ fn vector(values: impl Iterator<Item = f64>, device: Device) -> Tensor {
     Tensor::from_slice(&values.map(|v| v as f32).collect::<Vec<_>>()).to(device)
 }
 
-/// The training loop of a pack; returns (caller's index, result) for every member.
-fn run<'a>(pack: &mut Pack, mut live: Vec<Live<'a>>, data: &TokenData, device: Device, first_step: u64) -> Vec<(usize, Result<Outcome, TrainError>)> {
-    let mut done: Vec<(usize, Result<Outcome, TrainError>)> = Vec::new();
-    let cfg = live[0].cfg;
-    let (m, t) = (&cfg.model, &cfg.train);
-    let train_ids = to_tensor(&data.train, device);
-    let val_ids = to_tensor(&data.val, device);
-    let tokens_per_step = t.tokens_per_step(m.block_size);
-    let divergence = Divergence::new(data.vocab_size);
-    let size = n_params(m, data.vocab_size);
-    for l in live.iter_mut() {
-        let pack_line = format!("packed with {} other run(s) of the same shape: one batched model; the iter times below are the whole pack's step", pack.n - 1);
-        l.observer.on_log(&format!("number of parameters: {:.2}M", size.without_position() as f64 / 1e6));
-        l.observer.on_log(&format!("tokens per iteration will be: {tokens_per_step}"));
-        l.observer.on_log(&pack_line);
-    }
-    let start = Instant::now();
-    let finish = |l: Live<'a>, stop: Stop, steps: u64| -> (usize, Result<Outcome, TrainError>) {
-        let train_seconds = l.elapsed_before + start.elapsed().as_secs_f64();
-        let outcome = Outcome {
-            stop,
-            rows: l.rows,
-            params: size,
-            vocab_size: data.vocab_size,
-            steps,
-            tokens_seen: steps * tokens_per_step,
-            train_seconds,
-            resumed_at: first_step,
-            vs: l.vs,
-            model: l.model,
-            device,
-        };
-        (l.index, Ok(outcome))
-    };
-    let mut steps = first_step;
-    let mut last_log = Instant::now();
-    let mut last_logged_steps = first_step;
-    for step in first_step..=t.max_iters {
-        // Members asked to stop save their state and leave; the others go on.
-        let mut leaving: Vec<(usize, Stop)> = Vec::new();
-        if step > first_step {
-            for (k, l) in live.iter_mut().enumerate() {
-                if l.observer.should_stop() {
-                    leaving.push((k, Stop::Interrupted { next_step: step }));
-                }
-            }
-        }
-        let mut failed: Vec<(usize, TrainError)> = Vec::new();
-        for &(k, _) in &leaving {
-            pack.write_back(k, &mut live[k]);
-            let l = &mut live[k];
-            let snapshot = Snapshot { next_step: step, elapsed_s: l.elapsed_before + start.elapsed().as_secs_f64(), vs: &l.vs, opt: &l.opt };
-            match l.observer.on_checkpoint(&snapshot) {
-                Ok(()) => l.observer.on_log(&format!("interrupted: training state after step {step} saved")),
-                Err(e) => failed.push((k, e)),
-            }
-        }
-        remove(pack, &mut live, &mut done, leaving, failed, device, &finish, steps);
-        if live.is_empty() {
-            break;
-        }
-        let lrs: Vec<f64> = live.iter().map(|l| lr_at(step, &l.schedule)).collect();
-        if step % t.eval_interval == 0 || step == t.max_iters {
-            let evaluated = estimate(pack, &live, &train_ids, step).and_then(|tr| Ok((tr, estimate(pack, &live, &val_ids, step)?)));
-            let (train_losses, val_losses) = match evaluated {
-                Ok(v) => v,
-                Err(e) => return fail_all(live, done, e),
-            };
-            let elapsed = start.elapsed().as_secs_f64();
-            for (k, l) in live.iter_mut().enumerate() {
-                let (train_loss, val_loss) = (train_losses[k], val_losses[k]);
-                let row = EvalRow { step, tokens_seen: step * tokens_per_step, lr: lrs[k], train_loss, val_loss, elapsed_s: l.elapsed_before + elapsed };
-                l.observer.on_log(&format!("step {step}: train loss {train_loss:.4}, val loss {val_loss:.4}"));
-                l.observer.on_eval(&row);
-                l.rows.push(row);
-            }
-        }
-        if step == t.max_iters {
-            break;
-        }
-        // As alone: batches depend on (seed, step) of each member; dropout on the pack's first seed and step.
-        tch::manual_seed((live[0].cfg.train.seed ^ DROPOUT_STREAM).wrapping_add(step) as i64);
-        let mut rngs: Vec<StdRng> = live.iter().map(|l| StdRng::seed_from_u64(l.cfg.train.seed.wrapping_add(step))).collect();
-        let losses = train_step(pack, &live, &lrs, &train_ids, &mut rngs, device);
-        let losses = match losses {
-            Ok(l) => l,
-            Err(e) => return fail_all(live, done, TrainError::torch(step, e)),
-        };
-        steps = step + 1;
-        let log_now = step % LOG_INTERVAL == 0;
-        let ms = last_log.elapsed().as_secs_f64() * 1e3 / (steps - last_logged_steps).max(1) as f64;
-        let mut leaving = Vec::new();
-        for (k, l) in live.iter_mut().enumerate() {
-            let loss = losses[k];
-            let blew_up = divergence.blew_up(loss, step, l.cfg.train.warmup_iters);
-            if log_now || blew_up {
-                l.observer.on_log(&format!("iter {step}: loss {loss:.4}, time {ms:.2}ms"));
-                l.observer.on_step(step, loss);
-            }
-            if blew_up {
-                l.observer.on_log(&format!("{}; the rest of its pack trains on", divergence.line(loss, step)));
-                leaving.push((k, Stop::Diverged { step, loss }));
-            }
-        }
-        if log_now {
-            (last_log, last_logged_steps) = (Instant::now(), steps);
-        }
-        for &(k, _) in &leaving {
-            pack.write_back(k, &mut live[k]);
-        }
-        remove(pack, &mut live, &mut done, leaving, Vec::new(), device, &finish, steps);
-        if steps.is_multiple_of(t.checkpoint_interval()) && steps < t.max_iters {
-            let mut failed = Vec::new();
-            for (k, l) in live.iter_mut().enumerate() {
-                pack.write_back(k, l);
-                let snapshot = Snapshot { next_step: steps, elapsed_s: l.elapsed_before + start.elapsed().as_secs_f64(), vs: &l.vs, opt: &l.opt };
-                if let Err(e) = l.observer.on_checkpoint(&snapshot) {
-                    failed.push((k, e));
-                }
-            }
-            remove(pack, &mut live, &mut done, Vec::new(), failed, device, &finish, steps);
-        }
-    }
-    for (k, l) in live.iter_mut().enumerate() {
-        pack.write_back(k, l);
-    }
-    done.extend(live.into_iter().map(|l| finish(l, Stop::Finished, steps)));
-    done
-}
-
-/// Takes the members that stopped (`leaving`) or failed out of the pack and records their results.
-#[allow(clippy::too_many_arguments)]
-fn remove<'a>(
-    pack: &mut Pack,
-    live: &mut Vec<Live<'a>>,
-    done: &mut Vec<(usize, Result<Outcome, TrainError>)>,
-    leaving: Vec<(usize, Stop)>,
-    failed: Vec<(usize, TrainError)>,
-    device: Device,
-    finish: &dyn Fn(Live<'a>, Stop, u64) -> (usize, Result<Outcome, TrainError>),
-    steps: u64,
-) {
-    if leaving.is_empty() && failed.is_empty() {
-        return;
-    }
-    let mut stops: HashMap<usize, Stop> = leaving.into_iter().collect();
-    let mut errors: HashMap<usize, TrainError> = failed.into_iter().collect();
-    let keep: Vec<usize> = (0..live.len()).filter(|k| !stops.contains_key(k) && !errors.contains_key(k)).collect();
-    if !keep.is_empty() {
-        pack.retain(&keep, device);
-    }
-    let members = std::mem::take(live);
-    for (k, l) in members.into_iter().enumerate() {
-        if let Some(e) = errors.remove(&k) {
-            done.push((l.index, Err(e)));
-        } else if let Some(stop) = stops.remove(&k) {
-            done.push(finish(l, stop, steps));
-        } else {
-            live.push(l);
-        }
-    }
-}
-
-fn fail_all<'a>(live: Vec<Live<'a>>, mut done: Vec<(usize, Result<Outcome, TrainError>)>, e: TrainError) -> Vec<(usize, Result<Outcome, TrainError>)> {
-    let text = e.to_string();
-    done.extend(live.into_iter().map(|l| (l.index, Err(TrainError::Config(format!("{PACK_FAILED}: {text}"))))));
-    done
-}
-
 /// One optimizer step of every member over grad_accum_steps micro-batches; each member's mean loss.
-fn train_step(pack: &mut Pack, live: &[Live], lrs: &[f64], ids: &Tensor, rngs: &mut [StdRng], device: Device) -> Result<Vec<f64>, tch::TchError> {
+fn step_pack(pack: &mut Pack, live: &[Live], lrs: &[f64], ids: &Tensor, rngs: &mut [StdRng]) -> Result<Vec<f64>, tch::TchError> {
+    let device = ids.device();
     let t = &live[0].cfg.train;
     pack.zero_grad();
     let mut total = Tensor::zeros([pack.n], (Kind::Float, device));
@@ -591,4 +397,83 @@ fn train_step(pack: &mut Pack, live: &[Live], lrs: &[f64], ids: &Tensor, rngs: &
     pack.step(&vector(lrs.iter().copied(), device));
     let total = Vec::<f64>::try_from((total / t.grad_accum_steps as f64).to_kind(Kind::Double))?;
     Ok(total)
+}
+
+impl Engine for Pack {
+    fn estimate(&self, live: &[Live], ids: &Tensor, step: u64) -> Result<Vec<f64>, TrainError> {
+        estimate_pack(self, live, ids, step)
+    }
+
+    fn train_step(&mut self, live: &mut [Live], lrs: &[f64], ids: &Tensor, rngs: &mut [StdRng]) -> Result<Vec<f64>, tch::TchError> {
+        step_pack(self, live, lrs, ids, rngs)
+    }
+
+    fn write_back(&self, k: usize, live: &mut Live) {
+        self.copy_back(k, live);
+    }
+
+    fn retain(&mut self, keep: &[usize]) {
+        self.keep_members(keep);
+    }
+
+    fn packed(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pack's arithmetic against a lone run's, for a pack of one with dropout off: the
+    //! same weights give the same loss, and one step (gradients, clipping, AdamW) moves
+    //! them to the same place, up to float rounding (batched against single products, and
+    //! AdamW's update written per member).
+
+    use super::*;
+    use crate::trainer::{EvalRow, train_step};
+    use sweep_config::ModelConfig;
+
+    struct Nothing;
+
+    impl Observer for Nothing {
+        fn on_eval(&mut self, _: &EvalRow) {}
+    }
+
+    fn config() -> RunConfig {
+        let mut cfg = RunConfig::with_data("inline");
+        cfg.model = ModelConfig { dropout: 0.0, ..ModelConfig::tiny() };
+        (cfg.train.batch_size, cfg.train.grad_clip, cfg.train.weight_decay, cfg.train.device) = (4, 0.5, 0.1, "cpu".into());
+        cfg
+    }
+
+    fn max_gap(a: &HashMap<String, Tensor>, b: &HashMap<String, Tensor>) -> f64 {
+        a.iter().map(|(name, x)| f64::try_from((x - &b[name]).abs().max()).unwrap()).fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn a_pack_of_one_computes_what_the_run_alone_computes() {
+        let (cfg, vocab) = (config(), 23);
+        let ids = Tensor::arange(400, (Kind::Int64, Device::Cpu)).remainder(vocab as i64);
+        let mut alone = member::build(&cfg, vocab, Device::Cpu, None).unwrap();
+        let before = alone.vs.variables().into_iter().map(|(n, t)| (n, t.copy())).collect::<HashMap<_, _>>();
+        let mut nothing = Nothing;
+        let mut live = vec![Live::new(0, &cfg, &mut nothing, member::build(&cfg, vocab, Device::Cpu, None).unwrap())];
+        assert_eq!(max_gap(&alone.vs.variables(), &live[0].member.vs.variables()), 0.0, "one seed, one set of initial weights");
+        let mut pack = Pack::new(&live, &cfg, vocab, Device::Cpu);
+
+        // The forward: the same batch, the same loss.
+        let (x, y) = batch(&ids, 4, cfg.model.block_size, &mut StdRng::seed_from_u64(1));
+        let lone = tch::no_grad(|| f64::try_from(alone.model.loss(&x, &y, false))).unwrap();
+        let packed = tch::no_grad(|| f64::try_from(pack.losses(&x.unsqueeze(0), &y.unsqueeze(0), false).get(0))).unwrap();
+        assert!((lone - packed).abs() < 1e-5, "loss alone {lone}, packed {packed}");
+
+        // One step from the same batches: gradients, clipping at 0.5, AdamW with decay.
+        let lr = 1e-3;
+        train_step(&alone.model, &mut alone.opt, lr, &ids, &cfg, &mut StdRng::seed_from_u64(2)).unwrap();
+        step_pack(&mut pack, &live, &[lr], &ids, &mut [StdRng::seed_from_u64(2)]).unwrap();
+        pack.copy_back(0, &mut live[0]);
+        let moved = max_gap(&before, &alone.vs.variables());
+        let gap = max_gap(&alone.vs.variables(), &live[0].member.vs.variables());
+        assert!(moved > 0.5 * lr, "the step moved the weights by up to {moved}");
+        assert!(gap < 1e-3 * moved, "a pack of one ends {gap} from the run alone (the step moved them {moved})");
+    }
 }

@@ -1,6 +1,9 @@
-//! Autoregressive generation with temperature and top-k, cropping the context to block_size.
+//! Autoregressive generation with temperature and top-k, cropping the context to block_size;
+//! and samples.txt's text: a header and a continuation for each prompt.
 
 use crate::Gpt;
+use corpus::Tokenizer;
+use sweep_config::SampleConfig;
 use tch::{Device, Kind, Tensor};
 
 /// Continues `prompt` by `max_new_tokens` token ids.
@@ -30,4 +33,30 @@ pub fn generate(model: &Gpt, prompt: &[u32], max_new_tokens: usize, temperature:
     let mut out: Vec<u32> = prompt.to_vec();
     out.extend(ids[start..].iter().map(|&i| i as u32));
     out
+}
+
+/// Continues each prompt as `s` says (length, temperature, top-k), after seeding libtorch's
+/// generator with `seed`: samples.txt's text, a header line before each continuation. A
+/// prompt the tokenizer cannot encode says so in its place.
+pub fn samples_text(s: &SampleConfig, tokenizer: &Tokenizer, model: &Gpt, device: Device, prompts: &[String], seed: u64) -> String {
+    tch::manual_seed(seed as i64);
+    let mut text = String::new();
+    for (i, prompt) in prompts.iter().enumerate() {
+        text.push_str(&format!(
+            "--- sample {} (prompt {:?}, temperature {}, top_k {}) ---\n",
+            i + 1,
+            prompt,
+            s.temperature,
+            s.top_k.map_or("all".into(), |k| k.to_string())
+        ));
+        match tokenizer.encode(prompt) {
+            Ok(ids) => {
+                let out = generate(model, &ids, s.max_new_tokens, s.temperature, s.top_k, device);
+                text.push_str(&tokenizer.decode(&out));
+            }
+            Err(e) => text.push_str(&format!("(cannot encode this prompt: {e})")),
+        }
+        text.push_str("\n\n");
+    }
+    text
 }

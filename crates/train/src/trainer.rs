@@ -1,16 +1,18 @@
-//! The training loop: AdamW with decoupled weight decay on matrices, warmup + cosine
-//! learning rate, gradient accumulation and clipping, periodic train/val evaluation in
-//! eval mode, divergence detection, and resumable checkpoints. Reports through an
-//! `Observer`, which decides where snapshots go.
+//! Training one run: what a caller sees (`train`, `Observer`, `EvalRow`, `Snapshot`,
+//! `Stop`, `Outcome`) and the lone run's arithmetic: random windows as batches, a step of
+//! gradient accumulation, clipping and AdamW (decoupled weight decay on matrices), and the
+//! evaluation in eval mode. The loop itself (warmup + cosine learning rate, periodic
+//! evaluation, divergence, checkpoints, stops) is `run_loop`'s, shared with packs.
 
 use crate::checkpoint;
 use crate::error::TrainError;
+use crate::member;
 use crate::model::Gpt;
 use crate::optim::AdamW;
+use crate::run_loop::{self, Engine, Live};
 use corpus::TokenData;
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use std::time::Instant;
-use sweep_config::{ParamCount, RunConfig, Schedule, lr_at, n_params};
+use sweep_config::{ParamCount, RunConfig};
 use tch::{Device, Kind, Tensor, nn};
 
 /// One evaluation: the numbers written to loss.csv.
@@ -123,7 +125,8 @@ impl Divergence {
 }
 
 /// Trains a model on `data` as `cfg` says; from scratch, or from the training state saved
-/// at `resume_from` (an error there means that file cannot be used).
+/// at `resume_from` (an error there means that file cannot be used). The loop is the one
+/// every way of training shares (`run_loop`), with this run alone in it.
 pub fn train(
     cfg: &RunConfig,
     data: &TokenData,
@@ -131,93 +134,29 @@ pub fn train(
     observer: &mut dyn Observer,
     resume_from: Option<&std::path::Path>,
 ) -> Result<Outcome, TrainError> {
-    let problems = cfg.problems();
-    if !problems.is_empty() {
-        return Err(TrainError::Config(problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")));
-    }
-    let (m, t) = (&cfg.model, &cfg.train);
-    tch::manual_seed(t.seed as i64);
-    let vs = nn::VarStore::new(device);
-    let mut model = Gpt::new(&vs.root(), m, data.vocab_size);
-    // bf16 mixed precision on CUDA (every GPU this tool targets, Ampere and later, has bf16).
-    if device.is_cuda() {
-        model.compute_kind = Kind::BFloat16;
-    }
-    let params = n_params(m, data.vocab_size);
-    let mut opt = AdamW::new(&vs, t);
-    let (first_step, elapsed_before) = match resume_from {
-        Some(path) => checkpoint::load_resume(path, &vs, &mut opt)?,
-        None => (0, 0.0),
-    };
-    observer.on_log(&format!("number of parameters: {:.2}M", params.without_position() as f64 / 1e6));
+    member::check(cfg)?;
+    let member = member::build(cfg, data.vocab_size, device, resume_from)?;
+    let first_step = member.first_step;
+    let live = vec![Live::new(0, cfg, observer, member)];
+    let mut results = run_loop::run(&mut Alone, live, data, device, first_step);
+    results.pop().map_or_else(|| Err(TrainError::Config("not trained".into())), |(_, r)| r)
+}
 
-    let train_ids = to_tensor(&data.train, device);
-    let val_ids = to_tensor(&data.val, device);
-    let schedule = Schedule::from_config(t);
-    let tokens_per_step = t.tokens_per_step(m.block_size);
-    observer.on_log(&format!("tokens per iteration will be: {tokens_per_step}"));
-    let divergence = Divergence::new(data.vocab_size);
+/// A run trained alone: its own model's forward and its own AdamW.
+struct Alone;
 
-    let start = Instant::now();
-    let elapsed = || elapsed_before + start.elapsed().as_secs_f64();
-    let mut rows = Vec::new();
-    let mut stop = Stop::Finished;
-    let mut steps = first_step;
-    let (mut last_log, mut last_logged_steps) = (Instant::now(), first_step);
-    for step in first_step..=t.max_iters {
-        if step > first_step && observer.should_stop() {
-            observer.on_checkpoint(&Snapshot { next_step: step, elapsed_s: elapsed(), vs: &vs, opt: &opt })?;
-            observer.on_log(&format!("interrupted: training state after step {step} saved"));
-            stop = Stop::Interrupted { next_step: step };
-            break;
-        }
-        let lr = lr_at(step, &schedule);
-        if step % t.eval_interval == 0 || step == t.max_iters {
-            let train_loss = estimate_loss(&model, &train_ids, cfg, step)?;
-            let val_loss = estimate_loss(&model, &val_ids, cfg, step)?;
-            let row = EvalRow { step, tokens_seen: step * tokens_per_step, lr, train_loss, val_loss, elapsed_s: elapsed() };
-            observer.on_log(&format!("step {step}: train loss {train_loss:.4}, val loss {val_loss:.4}"));
-            observer.on_eval(&row);
-            rows.push(row);
-        }
-        if step == t.max_iters {
-            break;
-        }
-        // Every random draw of this step depends on (seed, step) only, so a resumed run
-        // replays exactly what an uninterrupted one would have done.
-        tch::manual_seed((t.seed ^ DROPOUT_STREAM).wrapping_add(step) as i64);
-        let mut rng = StdRng::seed_from_u64(t.seed.wrapping_add(step));
-        let loss = train_step(&model, &mut opt, lr, &train_ids, cfg, &mut rng).map_err(|e| TrainError::torch(step, e))?;
-        steps = step + 1;
-        let blew_up = divergence.blew_up(loss, step, t.warmup_iters);
-        if step % LOG_INTERVAL == 0 || blew_up {
-            let ms = last_log.elapsed().as_secs_f64() * 1e3 / (steps - last_logged_steps).max(1) as f64;
-            observer.on_log(&format!("iter {step}: loss {loss:.4}, time {ms:.2}ms"));
-            observer.on_step(step, loss);
-            (last_log, last_logged_steps) = (Instant::now(), steps);
-        }
-        if blew_up {
-            observer.on_log(&divergence.line(loss, step));
-            stop = Stop::Diverged { step, loss };
-            break;
-        }
-        if steps % t.checkpoint_interval() == 0 && steps < t.max_iters {
-            observer.on_checkpoint(&Snapshot { next_step: steps, elapsed_s: elapsed(), vs: &vs, opt: &opt })?;
-        }
+impl Engine for Alone {
+    fn estimate(&self, live: &[Live], ids: &Tensor, step: u64) -> Result<Vec<f64>, TrainError> {
+        live.iter().map(|l| estimate_loss(&l.member.model, ids, l.cfg, step)).collect()
     }
-    Ok(Outcome {
-        stop,
-        rows,
-        params,
-        vocab_size: data.vocab_size,
-        steps,
-        tokens_seen: steps * tokens_per_step,
-        train_seconds: elapsed(),
-        resumed_at: first_step,
-        vs,
-        model,
-        device,
-    })
+
+    fn train_step(&mut self, live: &mut [Live], lrs: &[f64], ids: &Tensor, rngs: &mut [StdRng]) -> Result<Vec<f64>, tch::TchError> {
+        live.iter_mut().zip(lrs).zip(rngs).map(|((l, &lr), rng)| train_step(&l.member.model, &mut l.member.opt, lr, ids, l.cfg, rng)).collect()
+    }
+
+    fn packed(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) fn to_tensor(ids: &[u32], device: Device) -> Tensor {

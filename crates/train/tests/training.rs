@@ -194,3 +194,24 @@ fn an_exploding_learning_rate_is_diverged() {
     let out = train(&cfg, &data, Device::Cpu, &mut Rows::default(), None).unwrap();
     assert!(matches!(out.stop, Stop::Diverged { .. }), "{:?}", out.stop);
 }
+
+/// samples.txt's text: a header per prompt with its settings, the prompt continued by the
+/// set number of tokens, the same text for the same seed, and a prompt the tokenizer cannot
+/// encode said in its place.
+#[test]
+fn samples_text_continues_each_prompt_and_repeats_for_a_seed() {
+    let _turn = serial();
+    let text = "the quick brown fox jumps over the lazy dog. ".repeat(20);
+    let (mut cfg, data, tok) = tiny_run(&text, 20);
+    let out = train(&cfg, &data, Device::Cpu, &mut Rows::default(), None).unwrap();
+    (cfg.sample.max_new_tokens, cfg.sample.temperature, cfg.sample.top_k) = (12, 0.8, Some(5));
+    let prompts = vec!["the ".to_string(), "飞".to_string()];
+    let a = train::sample::samples_text(&cfg.sample, &tok, &out.model, Device::Cpu, &prompts, 7);
+    let b = train::sample::samples_text(&cfg.sample, &tok, &out.model, Device::Cpu, &prompts, 7);
+    assert_eq!(a, b, "one seed, one text");
+    let lines: Vec<&str> = a.lines().collect();
+    assert_eq!(lines[0], "--- sample 1 (prompt \"the \", temperature 0.8, top_k 5) ---");
+    assert!(lines[1].starts_with("the ") && lines[1].chars().count() >= 4 + 12 - 1, "the prompt and 12 new tokens: {:?}", lines[1]);
+    assert_eq!(lines[3], "--- sample 2 (prompt \"飞\", temperature 0.8, top_k 5) ---");
+    assert!(lines[4].starts_with("(cannot encode this prompt:"), "{:?}", lines[4]);
+}

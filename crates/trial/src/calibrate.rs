@@ -31,7 +31,7 @@ pub fn predict(runs: &[&PlannedRun], vocab_size: usize, jobs: usize, threads: us
     }
     let started = Instant::now();
     let trial_start_s = trial_start_seconds();
-    tch::set_num_threads(threads as i32);
+    train::set_threads(threads);
     // As many shapes at once as the sweep runs trials at once, so that they share the
     // machine as trials will (one intra-op thread each on a CPU; one at a time on a GPU).
     let parallel = if threads == 1 && !runs.iter().any(|r| on_gpu(&r.config)) { jobs.max(1) } else { 1 };

@@ -4,7 +4,10 @@
 //! dead (same host), whose heartbeat is stale (any host), or whose Slurm task has ended
 //! (`--backend slurm`: asked of squeue) is taken over.
 
-use crate::exec::slurm::{self, Task};
+use crate::exec::slurm;
+use crate::output::run_dir::RunDir;
+use crate::output::worker::Task;
+use crate::output::worker::hostname;
 use serde::{Deserialize, Serialize};
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -39,10 +42,6 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-pub fn hostname() -> String {
-    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown-host".into())
-}
-
 fn pid_alive(pid: u32) -> bool {
     // Signal 0 checks existence; EPERM still means the process exists.
     match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None) {
@@ -70,7 +69,7 @@ pub fn stale_reason(c: &ClaimFile, host: &str) -> Option<String> {
 }
 
 pub fn read(dir: &Path) -> Option<ClaimFile> {
-    read_file(&dir.join("claim.json"))
+    read_file(&RunDir::new(dir).claim())
 }
 
 fn read_file(path: &Path) -> Option<ClaimFile> {
@@ -82,7 +81,7 @@ fn read_file(path: &Path) -> Option<ClaimFile> {
 /// faster worker may have taken it over already and written its own claim: that one is put
 /// back, and Ok(false) says so.
 pub fn move_aside(dir: &Path, judged: Option<&ClaimFile>, tag: &str) -> std::io::Result<bool> {
-    let path = dir.join("claim.json");
+    let path = RunDir::new(dir).claim();
     let aside = dir.join(format!("claim.{tag}.{}.{}.{}", hostname(), std::process::id(), now()));
     match std::fs::rename(&path, &aside) {
         Ok(()) => {}
@@ -105,7 +104,7 @@ pub fn move_aside(dir: &Path, judged: Option<&ClaimFile>, tag: &str) -> std::io:
 /// Tries to claim the run folder `dir` (which must exist). Ok(None): a live owner holds it.
 /// `on_takeover` is told when a dead owner's claim is taken over.
 pub fn try_claim(dir: &Path, on_takeover: &mut dyn FnMut(String)) -> std::io::Result<Option<Claim>> {
-    let path = dir.join("claim.json");
+    let path = RunDir::new(dir).claim();
     let host = hostname();
     let me = ClaimFile { host: host.clone(), pid: std::process::id(), started_unix: now(), heartbeat_unix: now(), slurm: Task::from_env() };
     for _ in 0..2 {

@@ -1,13 +1,34 @@
-//! How a sweep runs: the scheduler loop, the trial runner that isolates each training (or
-//! pack of same-shape trainings, `packing`) in a child process, the pruner that stops runs
-//! early termination prunes, the claim files that let several workers share one sweep, and
-//! the Slurm backend (`slurm`) whose array tasks are such workers. It reads and writes run
-//! folders only through `output`.
+//! How a sweep runs, one file per concern (after nextest's `runner/`):
+//! - `scheduler`: the main loop (`run_sweep`), heartbeats, the time left; `options`: its input;
+//! - `pending`: what is left to do in a sweep folder, conflicts, orphaned runs;
+//! - `job`: one run or pack: admission, the run folder made ready, retries, the claim;
+//! - `control`: what a worker's threads share (stopping, trials, claims, prunes);
+//! - `signals`: Ctrl-C, SIGTERM and Slurm's SIGUSR1;
+//! - `hooks`: what the caller (the report) is told as runs finish;
+//! - `rung_watch`: early termination applied while runs train (`prune` decides);
+//! - `runner`: each trial (or pack, `packing`) in its own child process;
+//! - `claim`: claim files that let several workers share one sweep;
+//! - `workers`: trials at once, threads each, packing, from the flags and the machine;
+//! - `eta`: time left; `slurm`: the Slurm backend, whose array tasks are such workers.
+//!
+//! It reads and writes run folders only through `output`, and never calls `report`.
 
 pub mod claim;
+pub mod control;
 pub mod eta;
+pub mod hooks;
+pub mod job;
+pub mod options;
 pub mod packing;
-pub mod pruner;
+pub mod pending;
+pub mod rung_watch;
 pub mod runner;
 pub mod scheduler;
+pub mod signals;
 pub mod slurm;
+pub mod workers;
+
+#[cfg(test)]
+pub mod fake;
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,7 @@
 //! errors) from a failing run. A filesystem failure is the sweep's problem, not the run's:
 //! the run is interrupted and resumable, never failed.
 
+use crate::exit_code;
 use std::path::Path;
 use sweep_config::{RunConfig, n_params};
 
@@ -48,15 +49,18 @@ impl Cause {
         }
     }
 
-    /// The exit code by which a trial tells its sweep the cause: it may be unable to write
-    /// a single byte of summary or log. 75 is EX_TEMPFAIL ("try again later").
+    /// The exit code by which a trial tells its sweep the cause (`exit_code::TRIAL_*`).
     pub fn trial_exit_code(self) -> i32 {
-        75 + CAUSES.iter().position(|(c, _, _)| *c == self).unwrap_or(0) as i32
+        i32::from(match self {
+            Cause::NoSpace => exit_code::TRIAL_NO_SPACE,
+            Cause::Quota => exit_code::TRIAL_QUOTA,
+            Cause::ReadOnly => exit_code::TRIAL_READ_ONLY,
+            Cause::Io => exit_code::TRIAL_IO,
+        })
     }
 
     pub fn from_trial_exit_code(code: i32) -> Option<Cause> {
-        let i = usize::try_from(code.checked_sub(75)?).ok()?;
-        CAUSES.get(i).map(|(c, _, _)| *c)
+        CAUSES.iter().map(|(c, _, _)| *c).find(|c| c.trial_exit_code() == code)
     }
 }
 
@@ -138,7 +142,7 @@ pub fn run_bytes(cfg: &RunConfig, vocab_size: usize, tokenizer_bytes: u64) -> Ru
     let n_tensors = 3 + m.n_layers as u64 * if m.bias { 12 } else { 6 };
     let weights = 4 * params + 120 * n_tensors;
     let state = 12 * params + 3 * 120 * n_tensors;
-    let evals = crate::plan::estimate::n_evals(cfg);
+    let evals = t.n_evals();
     let loss_csv = 50 + 70 * evals;
     let train_log = 300 + 40 * (t.max_iters / 10 + 1) + 50 * evals;
     // Up to 4 bytes a token (UTF-8), plus a header line per prompt.

@@ -53,6 +53,15 @@ impl RunDir {
     pub fn log(&self) -> PathBuf {
         self.path.join("train.log")
     }
+    /// Who trains the run now (`exec::claim` writes and reads it).
+    pub fn claim(&self) -> PathBuf {
+        self.path.join("claim.json")
+    }
+    /// Appends text to train.log (the sweep's own last words about a run).
+    pub fn append_log(&self, text: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        std::fs::OpenOptions::new().append(true).open(self.log())?.write_all(text.as_bytes())
+    }
 
     pub fn id(&self) -> String {
         self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
@@ -122,6 +131,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     tmp.as_file().sync_all().with_context(|| format!("syncing {}", path.display()))?;
     tmp.persist(path).with_context(|| format!("renaming into {}", path.display()))?;
     Ok(())
+}
+
+/// Reads every run folder's summary.json under `sweep_dir`, in folder-name order.
+pub fn load_all(sweep_dir: &std::path::Path) -> anyhow::Result<Vec<Summary>> {
+    let entries = std::fs::read_dir(sweep_dir).map_err(|e| anyhow::anyhow!("cannot read sweep folder {}: {e}", sweep_dir.display()))?;
+    let mut dirs: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    Ok(dirs.into_iter().filter_map(|p| RunDir::new(p).read_summary()).collect())
 }
 
 #[cfg(test)]

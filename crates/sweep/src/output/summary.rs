@@ -94,7 +94,7 @@ pub struct Summary {
     /// The Slurm array task that trained it last (`--backend slurm`), with Slurm's state
     /// and reason when the task ended without finishing it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slurm: Option<crate::exec::slurm::Task>,
+    pub slurm: Option<crate::output::worker::Task>,
 }
 
 /// Where early termination stopped a run, and what that saved.

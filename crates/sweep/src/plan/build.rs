@@ -5,10 +5,10 @@
 //! item, the space key, the settings key, the data or sample key), with the value.
 
 use crate::error::Problem;
+use crate::plan::early_stop::EarlyStop;
 use crate::plan::run_id::run_id;
 use crate::plan::space::{self, Space};
 use crate::plan::spec::{DEFAULT_N_STARTUP, Method, Places, Spec};
-use crate::prune::EarlyStop;
 use indexmap::IndexMap;
 use itertools::Itertools;
 use serde_json::Value;

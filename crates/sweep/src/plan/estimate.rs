@@ -18,13 +18,6 @@ pub struct Timing {
     pub trial_start_s: f64,
 }
 
-/// Evaluations a run makes: at step 0, every eval_interval steps, and at the last step.
-pub fn n_evals(cfg: &RunConfig) -> u64 {
-    let t = &cfg.train;
-    let every = t.eval_interval.max(1);
-    t.max_iters / every + 1 + u64::from(!t.max_iters.is_multiple_of(every))
-}
-
 /// Tokens generated at the end of a run.
 pub fn n_sample_tokens(cfg: &RunConfig) -> u64 {
     (cfg.sample.prompts.len() * cfg.sample.max_new_tokens) as u64
@@ -35,14 +28,14 @@ pub fn n_sample_tokens(cfg: &RunConfig) -> u64 {
 pub fn run_flops(cfg: &RunConfig, vocab_size: usize) -> f64 {
     let (m, t) = (&cfg.model, &cfg.train);
     let train_tokens = (t.max_iters * t.tokens_per_step(m.block_size)) as f64;
-    let eval_tokens = (n_evals(cfg) * 2 * t.eval_iters) as f64 * (t.batch_size * m.block_size) as f64;
+    let eval_tokens = (cfg.train.n_evals() * 2 * t.eval_iters) as f64 * (t.batch_size * m.block_size) as f64;
     flops_per_token(m, vocab_size) * (train_tokens + eval_tokens / 3.0)
 }
 
 /// Predicted seconds of one trial of `cfg` with these timings.
 pub fn run_seconds(cfg: &RunConfig, t: &Timing) -> f64 {
     let steps = cfg.train.max_iters as f64 * t.step_s;
-    let evals = (n_evals(cfg) * 2 * cfg.train.eval_iters) as f64 * t.eval_batch_s;
+    let evals = (cfg.train.n_evals() * 2 * cfg.train.eval_iters) as f64 * t.eval_batch_s;
     let samples = n_sample_tokens(cfg) as f64 * t.sample_token_s;
     steps + evals + samples + t.trial_start_s
 }
@@ -79,15 +72,6 @@ pub fn human(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn evals_count_the_first_and_last_step() {
-        let mut c = RunConfig::with_data("x");
-        (c.train.max_iters, c.train.eval_interval) = (250, 50);
-        assert_eq!(n_evals(&c), 6);
-        c.train.max_iters = 260;
-        assert_eq!(n_evals(&c), 7);
-    }
 
     #[test]
     fn run_seconds_adds_every_part() {

@@ -6,8 +6,10 @@
 pub mod build;
 pub mod check;
 pub mod corpus;
+pub mod early_stop;
 pub mod estimate;
 pub mod run_id;
+pub mod slurm;
 pub mod space;
 pub mod spec;
 mod yaml;

@@ -1,5 +1,5 @@
-//! What each array task asks Slurm for: from the spec's `slurm:` section, overridden by
-//! `sweep run --backend slurm` flags. Values are checked here, before anything is submitted,
+//! The spec's `slurm:` section: what each array task asks Slurm for, overridden by
+//! `sweep run --backend slurm` flags (`exec::slurm` submits with it). Values are checked here, before anything is submitted,
 //! in the words sbatch would need.
 
 use serde::{Deserialize, Serialize};

@@ -9,7 +9,7 @@ use crate::output::loss_csv::{self, LossRow};
 use crate::output::run_dir::{RunDir, write_atomic};
 use crate::output::summary::{Status, Summary};
 use crate::plan::run_id::format_value;
-use crate::report::{RankBy, charts, load, param_effects, rank, stats, verdict};
+use crate::report::{RankBy, charts, param_effects, rank, stats, verdict};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -53,7 +53,7 @@ pub fn importance(runs: &[Summary], metric: &str) -> Vec<(String, f64)> {
 
 /// Writes `index.html` and its charts in `plots/`; returns the page's path.
 pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
-    let runs = load(sweep_dir)?;
+    let runs = crate::output::run_dir::load_all(sweep_dir)?;
     let name = sweep_dir.file_name().map_or("sweep".into(), |n| n.to_string_lossy().into_owned());
     let plots = sweep_dir.join("plots");
     std::fs::create_dir_all(&plots)?;

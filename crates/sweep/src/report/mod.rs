@@ -1,13 +1,30 @@
-//! What a sweep shows: the ranked report with its per-parameter tables, seed groups and
-//! noise-aware verdicts (`stats`), what early termination saved, loss plots, and the state
-//! of every run now (`status`).
+//! What a sweep shows, the top floor (it may read every folder below): the ranked report
+//! with its per-parameter tables, seed groups and noise-aware verdicts (`stats`), what
+//! early termination saved, loss plots and charts, the HTML page, the state of every run
+//! now (`status`), the dry run's plan (`dry_run`) and `sweep run`'s last lines
+//! (`sweep_end`). The scheduler reaches it only through `SWEEP_HOOKS`.
 
 pub mod charts;
+pub mod diagnosis;
+pub mod dry_run;
 pub mod html;
 pub mod plot;
 pub mod savings;
 pub mod stats;
 pub mod status;
+pub mod sweep_end;
 mod table;
 
 pub use table::*;
+
+use crate::exec::hooks::Hooks;
+use crate::output::loss_csv::LossRow;
+use crate::output::run_dir::RunDir;
+
+/// The hooks `sweep run` gives the scheduler: report.md and report.csv rewritten after
+/// every finished run, and a pruned run's loss.png redrawn with where it stopped.
+pub const SWEEP_HOOKS: Hooks = Hooks { run_finished: write_sweep_reports, run_pruned: draw_pruned };
+
+fn draw_pruned(dir: &RunDir, title: &str, rows: &[LossRow]) {
+    let _ = plot::write_loss_png(dir, title, rows, None);
+}

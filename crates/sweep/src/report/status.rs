@@ -4,12 +4,14 @@
 //! sweeps alike.
 
 use crate::exec::claim::{self, ClaimFile};
-use crate::exec::scheduler::known_runs;
+use crate::exec::pending::known_runs;
+use crate::exec::slurm::{command, jobs, settle};
 use crate::output::run_dir::RunDir;
 use crate::output::summary::Summary;
 use crate::plan::spec::{Places, Spec};
 use crate::plan::{Plan, PlannedRun};
 use anyhow::Context;
+use std::fmt::Write;
 use std::path::Path;
 
 /// The state of one run.
@@ -57,7 +59,7 @@ pub fn plan_of(sweep_dir: &Path) -> anyhow::Result<Plan> {
 pub fn read(sweep_dir: &Path) -> anyhow::Result<SweepState> {
     let plan = plan_of(sweep_dir)?;
     let known = known_runs(&plan, sweep_dir);
-    let host = claim::hostname();
+    let host = crate::output::worker::hostname();
     let runs: Vec<RunState> = known.iter().map(|r| state_of(r, sweep_dir, &host)).collect();
     let more = if plan.adaptive() { plan.n_runs.saturating_sub(known.len()) } else { 0 };
     Ok(SweepState { name: plan.name.clone(), runs, more })
@@ -175,4 +177,95 @@ impl SweepState {
         let n = self.runs.len() + self.more;
         format!("{n} run{}: {}", if n == 1 { "" } else { "s" }, parts.join(", "))
     }
+}
+
+/// `sweep status`'s text: runs settled first where their Slurm task ended, every run's state,
+/// and for a Slurm sweep its job arrays' tasks.
+pub fn status_text(dir: &Path, all: bool) -> anyhow::Result<String> {
+    let submitted = jobs::read(dir);
+    let mut out = String::new();
+    if !submitted.is_empty() {
+        out.push_str(&settle_text(dir)?);
+    }
+    out.push_str(&runs_text(dir, all)?);
+    if !submitted.is_empty() {
+        out.push_str(&jobs_text(&submitted)?);
+    }
+    Ok(out)
+}
+
+/// Records Slurm's reason in the summaries of runs whose task ended without finishing them.
+pub fn settle_text(dir: &Path) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let plan = plan_of(dir)?;
+    for s in settle::settle(&known_runs(&plan, dir), dir) {
+        let _ = writeln!(out, "{}", s.line());
+    }
+    Ok(out)
+}
+
+/// Pending runs listed one by one up to this many (all with --all).
+const PENDING_LISTED: usize = 8;
+
+pub fn runs_text(dir: &Path, all: bool) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let state = read(dir)?;
+    let _ = writeln!(out, "{}: sweep {}, {}", dir.display(), state.name, state.counts());
+    // What needs an eye first: running, orphaned, stopped and failed runs; then finished; then pending.
+    let mut runs: Vec<&RunState> = state.runs.iter().collect();
+    runs.sort_by_key(|r| r.rank());
+    let pending = runs.iter().filter(|r| matches!(r.state, State::Pending)).count();
+    let hidden = if all || pending <= PENDING_LISTED { 0 } else { pending };
+    let width = runs.iter().map(|r| r.id.len()).max().unwrap_or(3).max(3);
+    let _ = writeln!(out, "{:<width$}  {:<12} detail", "run", "state");
+    for r in runs.iter().take(runs.len() - hidden) {
+        let line = format!("{:<width$}  {:<12} {}", r.id, r.label(), r.detail());
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    if hidden > 0 {
+        let _ = writeln!(out, "… and {hidden} pending runs (`sweep status --all` lists them)");
+    }
+    Ok(out)
+}
+
+/// Each job array's tasks from squeue (and sacct, when the cluster keeps accounting).
+pub fn jobs_text(submitted: &[jobs::Job]) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let ids: Vec<String> = submitted.iter().map(|j| j.job_id.clone()).collect();
+    let queued = command::squeue(&ids)?;
+    let accounting = command::accounting();
+    for job in submitted {
+        let mine: Vec<&command::Queued> = queued.iter().filter(|q| q.job() == job.job_id).collect();
+        let (running, pending) = (command::count_in(&mine, &["RUNNING", "COMPLETING"]), command::count_in(&mine, &["PENDING"]));
+        let why: Vec<&str> = mine.iter().filter(|q| q.state == "PENDING").map(|q| q.reason.as_str()).collect();
+        let nodes: std::collections::BTreeSet<&str> = mine.iter().filter(|q| !q.node.is_empty()).map(|q| q.node.as_str()).collect();
+        let mut parts = Vec::new();
+        if running > 0 {
+            parts.push(format!("{running} running on {}", nodes.into_iter().collect::<Vec<_>>().join(",")));
+        }
+        if pending > 0 {
+            parts.push(format!("{pending} pending ({})", why.first().copied().unwrap_or("queued")));
+        }
+        let gone = job.tasks.saturating_sub(running + pending);
+        if gone > 0 {
+            parts.push(format!("{gone} ended"));
+        }
+        let _ = writeln!(out, "slurm job {}: {} task(s), {} at a time: {}", job.job_id, job.tasks, job.max_parallel, parts.join(", "));
+        if accounting.is_ok()
+            && let Ok(states) = command::sacct_states(&job.job_id)
+        {
+            let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+            for (_, s) in &states {
+                *counts.entry(s.as_str()).or_default() += 1;
+            }
+            let _ = writeln!(out, "  sacct: {}", counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", "));
+        }
+    }
+    if let Err(why) = accounting {
+        let _ = writeln!(
+            out,
+            "slurm: no job accounting here (sacct: {why}); ended tasks are known from the run folders, and from scontrol for a few minutes after they end"
+        );
+    }
+    Ok(out)
 }

@@ -2,7 +2,8 @@
 //! the mean and best of that metric per value. Rendered as a terminal table, Markdown,
 //! CSV or JSON; `report.md` and `report.csv` are rewritten after every finished run.
 
-use crate::output::run_dir::{RunDir, write_atomic};
+use crate::output::run_dir::load_all;
+use crate::output::run_dir::write_atomic;
 use crate::output::summary::{Status, Summary};
 use crate::plan::run_id::format_value;
 use crate::report::stats;
@@ -16,14 +17,6 @@ use serde::Serialize;
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::path::Path;
-
-/// Reads every run folder's summary.json under `sweep_dir`, in folder-name order.
-pub fn load(sweep_dir: &Path) -> anyhow::Result<Vec<Summary>> {
-    let entries = std::fs::read_dir(sweep_dir).map_err(|e| anyhow::anyhow!("cannot read sweep folder {}: {e}", sweep_dir.display()))?;
-    let mut dirs: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
-    dirs.sort();
-    Ok(dirs.into_iter().filter_map(|p| RunDir::new(p).read_summary()).collect())
-}
 
 /// Output formats of `sweep report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -475,7 +468,7 @@ pub fn sweep_picture(runs: &[Summary]) -> Vec<String> {
 
 /// Rewrites `report.md` and `report.csv` in the sweep folder, ranked by val_loss.
 pub fn write_sweep_reports(sweep_dir: &Path) -> anyhow::Result<()> {
-    let runs = load(sweep_dir)?;
+    let runs = load_all(sweep_dir)?;
     let opts = RankBy::default();
     write_atomic(&sweep_dir.join("report.md"), render(&runs, &opts, Format::Md)?.as_bytes())?;
     write_atomic(&sweep_dir.join("report.csv"), render(&runs, &opts, Format::Csv)?.as_bytes())

@@ -10,7 +10,7 @@ pub mod proposals;
 pub mod tpe;
 
 use crate::output::summary::Status;
-use crate::plan::PlannedRun;
+use crate::plan::{Plan, PlannedRun};
 use std::collections::VecDeque;
 
 pub trait Proposer: Send {
@@ -71,4 +71,14 @@ impl Proposer for Fixed {
         self.0 = rest;
         mates
     }
+}
+
+/// Runs that stand for those TPE has not proposed yet, in estimates and the dry run: the
+/// plan's random draws that are not among the `known` runs, as many as the budget has left.
+/// Empty for methods whose runs are all known in advance.
+pub fn stand_ins(plan: &Plan, known: &[PlannedRun]) -> Vec<PlannedRun> {
+    if !plan.adaptive() {
+        return Vec::new();
+    }
+    plan.runs.iter().filter(|r| !known.iter().any(|k| k.id == r.id)).take(plan.n_runs.saturating_sub(known.len())).cloned().collect()
 }
