@@ -43,10 +43,25 @@ fn asha_prunes_losing_runs_of_a_real_sweep_and_keeps_the_best() {
     assert!(text.contains(&format!("{} pruned", pruned.len())) && text.contains("early termination pruned"), "{text}");
     let decisions = w.text("runs/asha/early_stop.jsonl");
     assert!(decisions.lines().count() >= 8, "every run was compared at step 40:\n{decisions}");
+    // In plan order (the default), each run was compared with exactly the runs before it in
+    // the grid, though two trained at once: those that got there later were waited for.
+    for line in decisions.lines() {
+        let d: serde_json::Value = serde_json::from_str(line).unwrap();
+        let mine = ids.iter().position(|id| d["run"] == *id).unwrap();
+        let with: Vec<&str> = d["compared_with"].as_array().unwrap().iter().map(|c| c[0].as_str().unwrap()).collect();
+        let at = d["step"].as_u64().unwrap();
+        let pruned_before = |id: &str| w.summary("asha", id)["pruned"]["at_step"].as_u64().is_some_and(|p| p < at);
+        let reached_it = |id: &str| w.text(&format!("runs/asha/{id}/loss.csv")).lines().any(|l| l.starts_with(&format!("{at},")));
+        let reached: Vec<&str> = ids[..mine].iter().copied().filter(|id| !pruned_before(id) && reached_it(id)).collect();
+        assert_eq!(with, reached, "{} at step {at} is compared with the runs before it that reached the step", d["run"]);
+    }
 
-    // The report marks pruned runs and says what pruning saved.
+    // The report marks pruned runs, says what pruning saved and which pruned runs may have been the best.
     let report = stdout(&w.sweep(&["report", "runs/asha"]));
     assert!(report.contains("pruned@") && report.contains("early termination pruned"), "{report}");
+    assert!(report.contains("may have been the best") || report.contains("was within the noise (1% of the loss"), "{report}");
+    let page = w.text("runs/asha/index.html");
+    assert!(page.contains("<h2>Early termination</h2>") && page.contains("id=\"close-calls\""), "index.html has the early-termination section");
 
     // A rerun trains nothing; --resume-pruned continues the pruned runs to the end.
     let again = stdout(&w.sweep(&["run", "sweeps/asha.yaml"]));

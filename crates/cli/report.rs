@@ -24,7 +24,7 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
     if matches!(format, Format::Table) {
         println!("{}\n", dir.display());
     }
-    print!("{}", report::render(&runs, &opts, format)?);
+    print!("{}", report::render_sweep(&dir, &runs, &opts, format)?);
     if a.html {
         let page = report::html::write(&dir)?;
         eprintln!("HTML report: {}", page.display());

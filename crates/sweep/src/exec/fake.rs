@@ -50,6 +50,9 @@ pub struct Scripted {
     pub calls: std::sync::Mutex<Vec<String>>,
     /// Stops the whole sweep (as Ctrl-C does) once this run has evaluated this step.
     pub interrupt: Option<(String, u64, Arc<crate::exec::control::Control>)>,
+    /// Milliseconds each evaluation of a run takes (0: at once), to make runs reach their
+    /// rungs in a chosen order.
+    pub eval_ms: fn(&PlannedRun) -> u64,
 }
 
 impl TrialRunner for Scripted {
@@ -64,6 +67,7 @@ impl TrialRunner for Scripted {
         let start = rows.last().map_or(0, |r| r.step + t.eval_interval);
         let mut stopped = false;
         for step in (start..=t.max_iters).step_by(t.eval_interval as usize) {
+            std::thread::sleep(std::time::Duration::from_millis((self.eval_ms)(run)));
             let val = (self.curve)(run, step);
             let row = LossRow { step, tokens_seen: step, lr: t.lr, train_loss: val, val_loss: val, elapsed_s: 0.0 };
             loss_csv::append(&dir.loss_csv(), &row).unwrap();

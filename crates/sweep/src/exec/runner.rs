@@ -9,6 +9,7 @@ use crate::output::disk::Cause;
 use crate::output::run_dir::RunDir;
 use crate::output::summary::{Status, Summary};
 use crate::plan::PlannedRun;
+use nix::sys::signal::Signal;
 use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -39,6 +40,19 @@ struct ChildTable {
     all: bool,
     /// Runs asked to stop one by one (early termination).
     asked: std::collections::HashSet<String>,
+    /// Runs whose process early termination holds at a rung (SIGSTOP) until it decides, and since when.
+    paused: HashMap<String, Instant>,
+    /// Seconds trials were held at rungs, summed over runs.
+    held_s: f64,
+}
+
+impl ChildTable {
+    /// Lets run `id` go if it is held; its pid when it was.
+    fn unpause(&mut self, id: &str) -> Option<u32> {
+        let since = self.paused.remove(id)?;
+        self.held_s += since.elapsed().as_secs_f64();
+        self.pids.get(id).copied()
+    }
 }
 
 impl Children {
@@ -62,15 +76,53 @@ impl Children {
         for pid in guard.pids.values() {
             interrupt(*pid);
         }
+        // A paused trial acts on its SIGINT once it runs again.
+        let held: Vec<String> = guard.paused.keys().cloned().collect();
+        for id in held {
+            if let Some(pid) = guard.unpause(&id) {
+                signal(pid, Signal::SIGCONT);
+            }
+        }
     }
 
     /// Asks the trial of run `id` to save its state and stop (SIGINT), now or as it starts.
     pub fn stop_one(&self, id: &str) {
         let mut guard = self.lock();
         guard.asked.insert(id.to_string());
-        if let Some(pid) = guard.pids.get(id) {
-            interrupt(*pid);
+        if let Some(pid) = guard.pids.get(id).copied() {
+            interrupt(pid);
+            if guard.unpause(id).is_some() {
+                signal(pid, Signal::SIGCONT);
+            }
         }
+    }
+
+    /// Holds the trial of run `id` where it is (SIGSTOP), while early termination waits for
+    /// the runs before it in plan order; a no-op when it is not running or already held.
+    pub fn pause(&self, id: &str) {
+        let mut guard = self.lock();
+        if guard.all || guard.asked.contains(id) {
+            return;
+        }
+        if let Some(&pid) = guard.pids.get(id)
+            && !guard.paused.contains_key(id)
+        {
+            guard.paused.insert(id.to_string(), Instant::now());
+            signal(pid, Signal::SIGSTOP);
+        }
+    }
+
+    /// Lets a held trial go on (SIGCONT).
+    pub fn resume(&self, id: &str) {
+        if let Some(pid) = self.lock().unpause(id) {
+            signal(pid, Signal::SIGCONT);
+        }
+    }
+
+    /// Seconds trials have been held at rungs so far, summed over runs.
+    pub fn held_seconds(&self) -> f64 {
+        let guard = self.lock();
+        guard.held_s + guard.paused.values().map(|t| t.elapsed().as_secs_f64()).sum::<f64>()
     }
 
     /// Whether run `id` was asked to stop (for runners that are not processes).
@@ -95,6 +147,7 @@ impl Children {
                 guard.pids.insert(id.to_string(), pid);
             }
             None => {
+                guard.unpause(id);
                 guard.pids.remove(id);
             }
         }
@@ -102,7 +155,11 @@ impl Children {
 }
 
 fn interrupt(pid: u32) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT);
+    signal(pid, Signal::SIGINT);
+}
+
+fn signal(pid: u32, signal: Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal);
 }
 
 /// glibc settings for trial processes (unless the user set them, or set
@@ -331,5 +388,53 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
     match status.code() {
         Some(code) => format!("exited with code {code} without writing summary.json"),
         None => "ended abnormally".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process's state letter from /proc (R, S, T for stopped, …).
+    fn state(pid: u32) -> char {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit(')').next().and_then(|rest| rest.trim().chars().next()).unwrap_or('?')
+    }
+
+    fn wait_for_state(pid: u32, want: char) -> bool {
+        (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            state(pid) == want
+        })
+    }
+
+    /// A trial held at a rung is stopped (SIGSTOP) and goes on when let go; Ctrl-C reaches a
+    /// held trial too (SIGINT, then SIGCONT so that it acts on it), and the time it was held
+    /// is counted.
+    #[test]
+    fn a_held_trial_is_paused_let_go_and_still_stops_on_ctrl_c() {
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = child.id();
+        let children = Children::default();
+        children.set("r", Some(pid));
+        children.pause("r");
+        assert!(wait_for_state(pid, 'T'), "held: stopped");
+        children.resume("r");
+        assert!(wait_for_state(pid, 'S'), "let go: sleeping again");
+        children.pause("r");
+        assert!(wait_for_state(pid, 'T'));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        children.stop_all();
+        let status = child.wait().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(nix::libc::SIGINT), "Ctrl-C reached the held trial");
+        assert!(children.held_seconds() >= 0.05, "held {} s", children.held_seconds());
+        // A run asked to stop is never held.
+        children.set("r", None);
+        let mut other = Command::new("sleep").arg("30").spawn().unwrap();
+        children.set("q", Some(other.id()));
+        children.stop_one("q");
+        children.pause("q");
+        let status = other.wait().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(nix::libc::SIGINT));
     }
 }

@@ -18,6 +18,7 @@ use crate::output::disk;
 use crate::output::run_dir::RunDir;
 use crate::output::summary::{Status, Summary};
 use crate::output::worker::hostname;
+use crate::plan::early_stop::Order;
 use crate::plan::estimate;
 use crate::plan::{Plan, PlannedRun};
 use crate::search::proposals::Adaptive;
@@ -47,6 +48,8 @@ pub struct SweepOutcome {
     /// The output filesystem failed (full, over quota, read-only, I/O errors) and the
     /// sweep stopped: what to tell the user.
     pub storage: Option<StorageStop>,
+    /// Seconds early termination in plan order held trials at rungs, summed over runs.
+    pub held_s: f64,
 }
 
 impl SweepOutcome {
@@ -87,7 +90,11 @@ pub fn run_sweep(
     let opts = Options { early_stop: plan.early_stop.is_some(), packing, ..opts };
     let mut pending = pending;
     // Longest first, so that no long run trains alone at the end while the other workers idle.
-    longest_first(&mut pending, |r| opts.predicted_s.get(&r.id).copied());
+    // Early termination in plan order holds a run at a rung until the runs before it have
+    // reported there: runs start in plan order, so that the first unresolved run always trains.
+    if plan.early_stop.as_ref().is_none_or(|es| es.order == Order::Arrival) {
+        longest_first(&mut pending, |r| opts.predicted_s.get(&r.id).copied());
+    }
     let shapes = packing::counts(pending.iter().copied());
     let eta_order: Vec<String> = if plan.adaptive() { Vec::new() } else { pending.iter().map(|r| r.id.clone()).collect() };
     let mut proposer: Box<dyn Proposer + '_> =
@@ -113,7 +120,7 @@ pub fn run_sweep(
         let _finish = SetOnDrop(&finished);
         threads.spawn(|| heartbeats(control, &finished, &show_eta));
         if let Some(es) = &plan.early_stop {
-            threads.spawn(|| rung_watch::watch(es, sweep_dir, control, &finished));
+            threads.spawn(|| rung_watch::watch(es, plan, sweep_dir, control, &finished));
         }
         let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<(PlannedRun, Attempt)>>();
         let mut running = 0;
@@ -215,6 +222,7 @@ pub fn run_sweep(
     bar.finish_and_clear();
     out.storage = lock(&control.storage).clone();
     out.interrupted = control.stopping.load(Ordering::SeqCst);
+    out.held_s = control.children.held_seconds();
     Ok(out)
 }
 

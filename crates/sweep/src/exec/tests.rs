@@ -113,6 +113,7 @@ mod early_stop {
             children: control.children.clone(),
             calls: Default::default(),
             interrupt: None,
+            eval_ms: |_| 0,
         }
     }
 
@@ -195,6 +196,52 @@ mod early_stop {
         assert_eq!((out.ran.len(), out.count(Status::Done)), (4, 4));
         assert_eq!(loss_csv::read_complete(&RunDir::new(dir.path().join("lr0.5")).loss_csv()).len(), 11);
         assert_decided_once(dir.path());
+    }
+
+    /// The plan's runs, the last ones fastest: 40 ms an evaluation for the last, 320 for the
+    /// first, so with all eight at once they reach every rung in reverse plan order.
+    fn last_first(run: &PlannedRun) -> u64 {
+        let lrs = [0.3, 0.2, 0.4, 0.1, 0.5, 0.6, 0.15, 0.7];
+        let i = lrs.iter().position(|&l| (l - run.config.train.lr).abs() < 1e-12).unwrap();
+        40 * (8 - i as u64)
+    }
+
+    fn all_at_once() -> Options {
+        Options { jobs: 8, ..Default::default() }
+    }
+
+    /// With `order: plan` (the default) a decision is taken against exactly the runs before
+    /// it in plan order: the eight runs trained at once and reaching the rungs last first
+    /// are pruned exactly as when they train one at a time in plan order. With
+    /// `order: arrival` the same timing prunes differently (the first run to arrive always
+    /// goes on), which shows what the order buys.
+    #[test]
+    fn in_plan_order_the_prunes_do_not_depend_on_which_run_arrives_first() {
+        let plan = Plan::from_spec_text(SPEC).unwrap();
+        let one = tempfile::tempdir().unwrap();
+        let control = Control::default();
+        run_sweep(&plan, one.path(), "{}", &scripted(one.path(), &control), &control, one_at_a_time()).unwrap();
+        assert_eq!(outcome(one.path()), expected());
+
+        let reversed = tempfile::tempdir().unwrap();
+        let control = Control::default();
+        let runner = Scripted { eval_ms: last_first, ..scripted(reversed.path(), &control) };
+        run_sweep(&plan, reversed.path(), "{}", &runner, &control, all_at_once()).unwrap();
+        assert_eq!(outcome(reversed.path()), expected(), "all at once, last first: the same prunes");
+        // Each decision at step 20 compared a run with exactly the runs before it.
+        let decisions = log::by_run_step(reversed.path());
+        let last = &decisions[&("lr0.7".to_string(), 20)];
+        assert_eq!(last.compared_with.len(), 7, "{last:?}");
+        assert!(decisions[&("lr0.3".to_string(), 20)].compared_with.is_empty());
+        assert_decided_once(reversed.path());
+
+        let arrival = Plan::from_spec_text(&format!("{SPEC}  order: arrival\n")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let control = Control::default();
+        let runner = Scripted { eval_ms: last_first, ..scripted(dir.path(), &control) };
+        run_sweep(&arrival, dir.path(), "{}", &runner, &control, all_at_once()).unwrap();
+        let first_to_arrive = outcome(dir.path()).into_iter().find(|(id, _)| id == "lr0.7").unwrap();
+        assert_ne!(first_to_arrive.1, "pruned@20", "in arrival order the first run at a rung goes on");
     }
 
     #[test]

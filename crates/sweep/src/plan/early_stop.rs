@@ -1,6 +1,7 @@
 //! `early_stop:` as written in the spec: the method (ASHA or median), its first step, its
-//! reduction factor or quorum, and the steps at which a run is compared (its rungs) and is
-//! expected to train. Which runs stop is `prune`'s decision; `exec::rung_watch` applies it.
+//! reduction factor or quorum, the order decisions follow (plan or arrival), the noise the
+//! report judges close calls by, and the steps at which a run is compared (its rungs) and
+//! is expected to train. Which runs stop is `prune`'s decision; `exec::rung_watch` applies it.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +19,34 @@ pub struct EarlyStop {
     /// Median: runs that must have reached a step before any run is pruned there.
     #[serde(default = "five")]
     pub min_runs: usize,
+    /// Which runs a decision compares with: those before it in plan order (the same
+    /// decisions on any machine and with any --jobs), or those that happened to arrive first.
+    #[serde(default)]
+    pub order: Order,
+    /// The val-loss difference that is within seed-to-seed noise, for the report's list of
+    /// pruned runs that may have been the best, when the sweep does not repeat seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
+}
+
+/// Against which runs a run is compared at a rung.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// Against exactly the runs before it in plan order (grid order, the order of random
+    /// draws, TPE's proposal index): a run that reaches a rung before them waits there until
+    /// they have reported at it or left the sweep. Reproducible; costs the waiting.
+    #[default]
+    Plan,
+    /// Against whichever runs reached the rung before it (asynchronous ASHA, as Ray Tune's
+    /// and Optuna's): no waiting, but the decisions depend on the machine's timing.
+    Arrival,
+}
+
+impl Default for EarlyStop {
+    fn default() -> Self {
+        EarlyStop { method: PruneMethod::Asha, min_steps: 0, reduction_factor: 3, min_runs: 5, order: Order::Plan, noise: None }
+    }
 }
 
 fn three() -> u64 {
@@ -83,7 +112,7 @@ mod tests {
     use super::*;
 
     fn asha(min_steps: u64, eta: u64) -> EarlyStop {
-        EarlyStop { method: PruneMethod::Asha, min_steps, reduction_factor: eta, min_runs: 5 }
+        EarlyStop { min_steps, reduction_factor: eta, ..EarlyStop::default() }
     }
 
     #[test]

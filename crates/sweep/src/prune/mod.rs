@@ -10,7 +10,7 @@
 
 pub mod log;
 
-pub use crate::plan::early_stop::{EarlyStop, PruneMethod};
+pub use crate::plan::early_stop::{EarlyStop, Order, PruneMethod};
 use serde::{Deserialize, Serialize};
 
 /// Continue or stop, at one step of one run.
@@ -94,7 +94,7 @@ mod tests {
     use super::*;
 
     fn asha(min_steps: u64, eta: u64) -> EarlyStop {
-        EarlyStop { method: PruneMethod::Asha, min_steps, reduction_factor: eta, min_runs: 5 }
+        EarlyStop { min_steps, reduction_factor: eta, ..EarlyStop::default() }
     }
 
     fn others(values: &[f64]) -> Vec<(String, f64)> {
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn median_waits_for_min_runs_then_prunes_above_the_median() {
-        let m = EarlyStop { method: PruneMethod::Median, min_steps: 50, reduction_factor: 3, min_runs: 3 };
+        let m = EarlyStop { method: PruneMethod::Median, min_steps: 50, min_runs: 3, ..EarlyStop::default() };
         assert_eq!(decide(&m, "x", 50, 9.0, &others(&[1.0, 2.0])).verdict, Verdict::Continue);
         let d = decide(&m, "x", 50, 2.6, &others(&[1.0, 2.0, 3.0, 4.0]));
         assert_eq!((d.verdict, d.cutoff), (Verdict::Prune, Some(2.5)));

@@ -8,7 +8,7 @@ use crate::exec::packing::{self, Packing};
 use crate::exec::pending::Pending;
 use crate::exec::scheduler::longest_first;
 use crate::output::disk;
-use crate::plan::early_stop::PruneMethod;
+use crate::plan::early_stop::{Order, PruneMethod};
 use crate::plan::estimate;
 use crate::plan::spec::Method;
 use crate::plan::{Plan, PlannedRun};
@@ -194,10 +194,16 @@ fn early_stop_lines(out: &mut String, plan: &Plan, todo: &Pending, predicted: &[
         }
         _ => String::new(),
     };
+    let order = match es.order {
+        Order::Plan => {
+            "in plan order: each run is compared with the runs before it in the plan, which gives the same decisions on any machine, a run that gets to a step first waiting there for them; the first runs go on more often, so expect somewhat more"
+        }
+        Order::Arrival => "in arrival order: the first runs at each step are compared with few others, so expect somewhat more; the decisions depend on timing",
+    };
     let _ = writeln!(out, "early stop: {where_}");
     let _ = writeln!(
         out,
-        "steps: at most {full} ({} run(s) to the end); about {expected:.0} with early termination if each decision keeps the share it aims for{time} (asynchronous: the first runs at each step are compared with few others, so expect somewhat more)",
+        "steps: at most {full} ({} run(s) to the end); about {expected:.0} with early termination if each decision keeps the share it aims for{time} ({order})",
         todo.pending.len()
     );
 }

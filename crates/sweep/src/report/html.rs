@@ -183,6 +183,24 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
         );
     }
 
+    // Early termination: what it saved, and the pruned runs that may have been the best.
+    if let Some(saved) = crate::report::savings::savings(&runs) {
+        html.push_str(&format!(
+            "<h2>Early termination</h2>\n<p>{}; the decisions, with the runs each was compared with, are in early_stop.jsonl.</p>\n",
+            escape(&saved.line(runs.len()))
+        ));
+        if let Some(close) = crate::report::pruning::close_calls(sweep_dir, &runs) {
+            html.push_str(&format!("<p id=\"close-calls\">{}.</p>\n", code_spans(&escape(&close.headline()))));
+            if !close.calls.is_empty() {
+                html.push_str("<ul>\n");
+                for line in close.lines() {
+                    html.push_str(&format!("<li>{}</li>\n", escape(&line)));
+                }
+                html.push_str("</ul>\n");
+            }
+        }
+    }
+
     // What each parameter did.
     if !effects.is_empty() {
         html.push_str("<h2>What each parameter did</h2>\n<ul>\n");

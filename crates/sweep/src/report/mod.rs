@@ -1,6 +1,6 @@
 //! What a sweep shows, the top floor (it may read every folder below): the ranked report
 //! with its per-parameter tables, seed groups and noise-aware verdicts (`stats`), what
-//! early termination saved, loss plots and charts, the HTML page, the state of every run
+//! early termination saved and may have cost (`pruning`), loss plots and charts, the HTML page, the state of every run
 //! now (`status`), the dry run's plan (`dry_run`) and `sweep run`'s last lines
 //! (`sweep_end`). The scheduler reaches it only through `SWEEP_HOOKS`.
 
@@ -9,6 +9,7 @@ pub mod diagnosis;
 pub mod dry_run;
 pub mod html;
 pub mod plot;
+pub mod pruning;
 pub mod savings;
 pub mod stats;
 pub mod status;

@@ -57,6 +57,12 @@ pub fn sweep_end(name: &str, outcome: &SweepOutcome, sweep_dir: &Path) -> (Strin
     {
         text.push_str(&format!("{}\n", saved.line(runs.len())));
     }
+    if outcome.held_s > 0.0 {
+        text.push_str(&format!(
+            "early termination in plan order held runs at their rungs for {:.0} s in all (summed over runs), waiting for the runs before them; `order: arrival` does not wait, but its decisions depend on timing\n",
+            outcome.held_s
+        ));
+    }
     (text, if failed + diverged > 0 { exit_code::RUNS_FAILED } else { exit_code::OK })
 }
 

@@ -6,6 +6,7 @@ use crate::output::run_dir::load_all;
 use crate::output::run_dir::write_atomic;
 use crate::output::summary::{Status, Summary};
 use crate::plan::run_id::format_value;
+use crate::report::pruning::{CloseCalls, close_calls};
 use crate::report::stats;
 use comfy_table::{Table, presets};
 
@@ -276,7 +277,7 @@ fn table(preset: &str, header: Vec<String>, rows: Vec<Vec<String>>) -> String {
     t.to_string()
 }
 
-fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&str) -> String) -> String {
+fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&str) -> String, close: Option<&CloseCalls>) -> String {
     let ranked = rank(runs, opts);
     let mut header: Vec<String> = COLUMNS.iter().map(|s| s.to_string()).collect();
     let extra = !COLUMNS.contains(&opts.by.as_str()) && opts.by != "best_val_loss";
@@ -350,6 +351,9 @@ fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&
             heading("early termination"),
             saved.line(runs.len())
         ));
+        if let Some(close) = close {
+            out.push_str(&close.text());
+        }
     }
     let not_done = runs.iter().filter(|s| s.status != Status::Done).count();
     if not_done > 0 {
@@ -359,9 +363,20 @@ fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&
 }
 
 pub fn render(runs: &[Summary], opts: &RankBy, format: Format) -> anyhow::Result<String> {
+    render_with(runs, opts, format, None)
+}
+
+/// The report of the runs of `sweep_dir`, with what early termination may have cost (the
+/// pruned runs that may have been the best, read from their loss.csv).
+pub fn render_sweep(sweep_dir: &Path, runs: &[Summary], opts: &RankBy, format: Format) -> anyhow::Result<String> {
+    let close = close_calls(sweep_dir, runs);
+    render_with(runs, opts, format, close.as_ref())
+}
+
+fn render_with(runs: &[Summary], opts: &RankBy, format: Format, close: Option<&CloseCalls>) -> anyhow::Result<String> {
     Ok(match format {
-        Format::Table => render_text(runs, opts, PLAIN, &|h| h.to_string()),
-        Format::Md => render_text(runs, opts, presets::ASCII_MARKDOWN, &|h| format!("## {h}\n")),
+        Format::Table => render_text(runs, opts, PLAIN, &|h| h.to_string(), close),
+        Format::Md => render_text(runs, opts, presets::ASCII_MARKDOWN, &|h| format!("## {h}\n"), close),
         Format::Csv => render_csv(runs, opts)?,
         Format::Json => {
             let ranked = rank(runs, opts);
@@ -470,7 +485,7 @@ pub fn sweep_picture(runs: &[Summary]) -> Vec<String> {
 pub fn write_sweep_reports(sweep_dir: &Path) -> anyhow::Result<()> {
     let runs = load_all(sweep_dir)?;
     let opts = RankBy::default();
-    write_atomic(&sweep_dir.join("report.md"), render(&runs, &opts, Format::Md)?.as_bytes())?;
+    write_atomic(&sweep_dir.join("report.md"), render_sweep(sweep_dir, &runs, &opts, Format::Md)?.as_bytes())?;
     write_atomic(&sweep_dir.join("report.csv"), render(&runs, &opts, Format::Csv)?.as_bytes())
 }
 

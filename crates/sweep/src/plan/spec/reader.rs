@@ -36,6 +36,8 @@ const EARLY_STOP_FIELDS: &[(&str, Field)] = &[
     ("min_steps", Field::Scalar(ValueKind::Whole, false)),
     ("reduction_factor", Field::Scalar(ValueKind::Whole, false)),
     ("min_runs", Field::Scalar(ValueKind::Whole, false)),
+    ("order", Field::Choice(&["plan", "arrival"])),
+    ("noise", Field::Scalar(ValueKind::Number, false)),
 ];
 
 const SLURM_FIELDS: &[(&str, Field)] = &[
@@ -128,7 +130,7 @@ impl Reader {
                 "space" => spec.space = self.space(value, line),
                 "early_stop" => {
                     self.places.insert_at("early_stop".into(), line, value);
-                    let defaults = EarlyStop { method: PruneMethod::Asha, min_steps: 0, reduction_factor: 3, min_runs: 5 };
+                    let defaults = EarlyStop::default();
                     let read = self.section("early_stop", value, line, EARLY_STOP_FIELDS, &["min_steps"], defaults);
                     let at = |key: &str| self.places.line(&format!("early_stop.{key}")).or(line);
                     let mut bad = Vec::new();
@@ -156,6 +158,12 @@ impl Reader {
                         bad.push((
                             at("reduction_factor"),
                             "early_stop.reduction_factor applies to method: asha; median pruning stops runs worse than the median".to_string(),
+                        ));
+                    }
+                    if read.noise.is_some_and(|n| !(n.is_finite() && n > 0.0)) {
+                        bad.push((
+                            at("noise"),
+                            format!("early_stop.noise {} must be a positive val-loss difference (e.g. 0.02)", read.noise.unwrap_or_default()),
                         ));
                     }
                     if read.min_runs == 0 {

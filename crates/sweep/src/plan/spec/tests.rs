@@ -142,6 +142,19 @@ fn search_and_early_stop_problems_point_at_their_lines() {
             "4: method: random needs n_runs: the number of runs to propose",
         ]
     );
+    let order = "name: o\ndata:\n  path: d.txt\ngrid:\n  lr: [1e-3]\nearly_stop:\n  min_steps: 50\n  order: first\n  noise: 0\n";
+    assert_eq!(
+        messages(order),
+        ["8: early_stop.order must be one of plan, arrival, got first", "9: early_stop.noise 0 must be a positive val-loss difference (e.g. 0.02)"]
+    );
+    let fine = Spec::parse("name: o\ndata:\n  path: d.txt\ngrid:\n  lr: [1e-3]\nearly_stop:\n  min_steps: 50\n  order: arrival\n  noise: 0.02\n");
+    let es = fine.spec.early_stop.expect("read");
+    assert_eq!((es.order, es.noise), (crate::plan::early_stop::Order::Arrival, Some(0.02)));
+    assert_eq!(
+        Spec::parse("name: o\ndata:\n  path: d.txt\ngrid:\n  lr: [1e-3]\nearly_stop:\n  min_steps: 50\n").spec.early_stop.unwrap().order,
+        crate::plan::early_stop::Order::Plan,
+        "plan order by default"
+    );
     let grid = "name: g\ndata:\n  path: d.txt\nn_runs: 5\ngrid:\n  lr: [1e-3]\nspace:\n  dropout: [0.1]\n";
     assert_eq!(
         messages(grid),
