@@ -1,6 +1,7 @@
 //! The progress bar's time left, from the same model as the plan's estimate: the predicted
 //! seconds of every run not finished yet, scaled by how long the finished runs really took
-//! against their own prediction, laid out on the workers in plan order.
+//! against their own prediction, laid out on the workers in the order the scheduler starts
+//! them (longest first; plan order when early termination runs in plan order).
 
 use crate::plan::estimate;
 use std::collections::HashMap;

@@ -1,6 +1,6 @@
 //! What a plan will cost in time: each run's seconds from timings measured on this machine
 //! for its shape (see `train::calibrate`), and the sweep's wall time when `jobs` runs share
-//! the machine in plan order, as the scheduler runs them.
+//! the machine, started in the order given (the scheduler's: longest first, or plan order).
 
 use sweep_config::{RunConfig, flops_per_token};
 

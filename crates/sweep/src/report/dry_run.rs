@@ -38,12 +38,8 @@ pub struct DryRun<'a> {
 pub fn render(d: &DryRun) -> String {
     let mut out = String::new();
     plan_lines(&mut out, d);
-    // In the order the sweep starts them (longest first), which decides the packs.
-    let cost: std::collections::HashMap<&str, f64> = d.todo.pending.iter().zip(d.predicted).filter_map(|(r, s)| Some((r.id.as_str(), (*s)?))).collect();
-    let mut order: Vec<&PlannedRun> = d.todo.pending.clone();
-    longest_first(&mut order, |r| cost.get(r.id.as_str()).copied());
-    pack_lines(&mut out, d, &order);
-    early_stop_lines(&mut out, d.plan, d.todo, d.predicted, d.jobs);
+    pack_lines(&mut out, d, &start_order(d));
+    early_stop_lines(&mut out, d);
     disk_lines(&mut out, d);
     out
 }
@@ -94,7 +90,7 @@ fn plan_lines(out: &mut String, d: &DryRun) {
         let _ = writeln!(out, "total: {:.2} TFLOP; the time cannot be estimated: no run's shape could be timed on this machine", total_flops / 1e12);
         return;
     };
-    let wall = estimate::makespan(&predicted, jobs);
+    let wall = estimate::makespan(&in_start_order(d, &predicted), jobs);
     let _ = writeln!(
         out,
         "total: {:.2} TFLOP; {}{} on this machine ({}) with {jobs} run(s) at a time and {threads} thread(s) each, from a few steps of each run's shape timed just now",
@@ -106,6 +102,23 @@ fn plan_lines(out: &mut String, d: &DryRun) {
 }
 
 /// The packs the sweep will train, or why it packs nothing.
+/// The pending runs in the order the sweep starts them, which decides the packs and the wall
+/// time: longest first, or plan order when early termination runs in plan order.
+fn start_order<'a>(d: &DryRun<'a>) -> Vec<&'a PlannedRun> {
+    let mut order: Vec<&PlannedRun> = d.todo.pending.clone();
+    if d.plan.early_stop.as_ref().is_none_or(|es| es.order == Order::Arrival) {
+        let cost: std::collections::HashMap<&str, f64> = d.todo.pending.iter().zip(d.predicted).filter_map(|(r, s)| Some((r.id.as_str(), (*s)?))).collect();
+        longest_first(&mut order, |r| cost.get(r.id.as_str()).copied());
+    }
+    order
+}
+
+/// `seconds` (one per pending run, in `todo.pending`'s order) in the order the sweep starts the runs.
+fn in_start_order(d: &DryRun, seconds: &[f64]) -> Vec<f64> {
+    let by_id: std::collections::HashMap<&str, f64> = d.todo.pending.iter().zip(seconds).map(|(r, s)| (r.id.as_str(), *s)).collect();
+    start_order(d).iter().map(|r| by_id[r.id.as_str()]).collect()
+}
+
 /// `pending`: the runs in the order the sweep starts them.
 fn pack_lines(out: &mut String, d: &DryRun, pending: &[&PlannedRun]) {
     let (plan, swept, packing, vocab_size, jobs, on_gpu) = (d.plan, d.swept, d.packing, d.data.vocab_size, d.jobs, d.on_gpu);
@@ -163,7 +176,8 @@ fn sizes(packs: &[&Vec<&PlannedRun>]) -> String {
 }
 
 /// With `early_stop:`, the steps and time of the pending runs with and without it.
-fn early_stop_lines(out: &mut String, plan: &Plan, todo: &Pending, predicted: &[Option<f64>], jobs: usize) {
+fn early_stop_lines(out: &mut String, d: &DryRun) {
+    let (plan, todo, predicted, jobs) = (d.plan, d.todo, d.predicted, d.jobs);
     let Some(es) = &plan.early_stop else { return };
     let (mut full, mut expected) = (0u64, 0.0);
     let mut scaled = Vec::new();
@@ -190,6 +204,7 @@ fn early_stop_lines(out: &mut String, plan: &Plan, todo: &Pending, predicted: &[
     };
     let time = match (scaled.iter().copied().collect::<Option<Vec<f64>>>(), predicted.iter().copied().collect::<Option<Vec<f64>>>()) {
         (Some(scaled), Some(all)) if !all.is_empty() => {
+            let (scaled, all) = (in_start_order(d, &scaled), in_start_order(d, &all));
             format!("; {} instead of {}", estimate::human(estimate::makespan(&scaled, jobs)), estimate::human(estimate::makespan(&all, jobs)))
         }
         _ => String::new(),
