@@ -19,17 +19,10 @@ pub(crate) fn fresh_logs(dir: &RunDir) -> anyhow::Result<()> {
     steps_csv::create(&dir.steps_csv()).with_context(|| format!("creating {}", dir.steps_csv().display()))
 }
 
-pub(crate) fn read_config(dir: &RunDir) -> anyhow::Result<RunConfig> {
-    serde_json::from_str(&std::fs::read_to_string(dir.config()).with_context(|| format!("reading {}", dir.config().display()))?)
-        .with_context(|| format!("parsing {}", dir.config().display()))
-}
-
 /// The swept values of this run, from sweep.json's grid or space; empty when unknown.
 pub(crate) fn read_params(dir: &RunDir) -> Params {
-    let sweep_json = dir.path.parent().map(|p| p.join("sweep.json"));
-    let spec: Option<sweep::Spec> = sweep_json.and_then(|p| std::fs::read_to_string(p).ok()).and_then(|t| serde_json::from_str(&t).ok());
-    let config: Option<RunConfig> = std::fs::read_to_string(dir.config()).ok().and_then(|t| serde_json::from_str(&t).ok());
-    match (spec, config) {
+    let spec = dir.path.parent().and_then(|sweep_dir| sweep::Spec::saved(sweep_dir).ok());
+    match (spec, dir.read_config().ok()) {
         (Some(spec), Some(config)) => spec.swept_keys().into_iter().filter_map(|k| Some((k.clone(), config.get(&k)?))).collect(),
         _ => Default::default(),
     }
@@ -114,6 +107,6 @@ mod tests {
         sweep::output::run_dir::write_json(&tmp.path().join("sweep.json"), &spec).unwrap();
         sweep::output::run_dir::write_json(&dir.config(), &plan.runs[0].config).unwrap();
         assert_eq!(read_params(&dir).get("lr"), Some(&serde_json::json!(0.01)));
-        assert_eq!(read_config(&dir).unwrap(), plan.runs[0].config);
+        assert_eq!(dir.read_config().unwrap(), plan.runs[0].config);
     }
 }

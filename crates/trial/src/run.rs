@@ -6,7 +6,7 @@
 use crate::finish::finish;
 use crate::observer::{CsvObserver, say};
 use crate::record::{Attempt, Params, peak_memory_mib, record};
-use crate::resume::{fresh_logs, inputs, read_config, read_params, resume_point, start_line, unusable_state};
+use crate::resume::{fresh_logs, inputs, read_params, resume_point, start_line, unusable_state};
 use anyhow::Context;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -34,7 +34,7 @@ pub fn trial(run_dirs: &[PathBuf], threads: usize) -> anyhow::Result<u8> {
         train_pack(&dirs, start, stop)
     } else {
         let dir = &dirs[0];
-        let config: RunConfig = read_config(dir)?;
+        let config: RunConfig = dir.read_config()?;
         let params = read_params(dir);
         let attempt = catch_unwind(AssertUnwindSafe(|| train_and_save(dir, &config, params.clone(), start, stop)));
         vec![(params, attempt)]
@@ -92,7 +92,7 @@ fn train_pack(dirs: &[RunDir], start: Instant, stop: Arc<AtomicBool>) -> Vec<(Pa
     let prefixes: Vec<String> = dirs.iter().map(|d| format!("[{}] ", d.id())).collect();
     let params: Vec<Params> = dirs.iter().map(read_params).collect();
     let mut attempts: Vec<Option<Attempt>> = dirs.iter().map(|_| None).collect();
-    let configs: Vec<Option<RunConfig>> = dirs.iter().enumerate().map(|(i, d)| read_config(d).map_err(|e| attempts[i] = Some(Ok(Err(e)))).ok()).collect();
+    let configs: Vec<Option<RunConfig>> = dirs.iter().enumerate().map(|(i, d)| d.read_config().map_err(|e| attempts[i] = Some(Ok(Err(e)))).ok()).collect();
     let Some(first) = configs.iter().position(Option::is_some) else {
         return params.into_iter().zip(attempts).map(|(p, a)| (p, a.unwrap_or_else(|| Ok(Err(anyhow::anyhow!("not trained")))))).collect();
     };

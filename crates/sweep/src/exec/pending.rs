@@ -36,7 +36,7 @@ pub fn pending_runs<'a>(runs: &'a [PlannedRun], sweep_dir: &Path, rerun: Rerun) 
         let dir = RunDir::new(sweep_dir.join(&run.id));
         let has_results = dir.summary().exists() || dir.loss_csv().exists() || dir.resume_state().exists();
         if has_results {
-            let old: Option<RunConfig> = std::fs::read_to_string(dir.config()).ok().and_then(|t| serde_json::from_str(&t).ok());
+            let old: Option<RunConfig> = dir.read_config().ok();
             match old {
                 Some(old) if !same_results(&old, &run.config) => {
                     todo.conflicts.push(format!("{}: {}", dir.path.display(), config_diff(&old, &run.config)));

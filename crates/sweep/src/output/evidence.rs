@@ -12,7 +12,7 @@ use sweep_config::{RunConfig, flops_per_token};
 
 /// Evidence for the run in `dir`; whatever cannot be read is left unknown.
 pub fn from_run_dir(dir: &RunDir, summary: &Summary) -> Evidence {
-    let config: Option<RunConfig> = std::fs::read_to_string(dir.config()).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let config: Option<RunConfig> = dir.read_config().ok();
     let evals = loss_csv::read(&dir.loss_csv())
         .map(|rows| rows.into_iter().map(|r| Eval { step: r.step, train: r.train_loss, val: r.val_loss, lr: Some(r.lr) }).collect())
         .unwrap_or_default();

@@ -63,6 +63,13 @@ impl RunDir {
         std::fs::OpenOptions::new().append(true).open(self.log())?.write_all(text.as_bytes())
     }
 
+    /// The run's config.json, with the file named in the error when it cannot be read.
+    pub fn read_config(&self) -> anyhow::Result<sweep_config::RunConfig> {
+        use anyhow::Context;
+        let text = std::fs::read_to_string(self.config()).with_context(|| format!("reading {}", self.config().display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", self.config().display()))
+    }
+
     pub fn id(&self) -> String {
         self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }

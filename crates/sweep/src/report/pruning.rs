@@ -64,8 +64,7 @@ pub struct CloseCalls {
 pub fn close_calls(sweep_dir: &Path, runs: &[Summary]) -> Option<CloseCalls> {
     let rows: HashMap<String, Vec<LossRow>> =
         runs.iter().map(|s| (s.run_id.clone(), loss_csv::read_complete(&RunDir::new(sweep_dir.join(&s.run_id)).loss_csv()))).collect();
-    let noise =
-        std::fs::read_to_string(sweep_dir.join("sweep.json")).ok().and_then(|t| serde_json::from_str::<Spec>(&t).ok()).and_then(|spec| spec.early_stop?.noise);
+    let noise = Spec::saved(sweep_dir).ok().and_then(|spec| spec.early_stop?.noise);
     let spread = match (stats::seed_spread(&stats::configs(runs, "val_loss", false)), noise) {
         (Some(sd), _) => Spread::Seeds(sd),
         (None, Some(n)) => Spread::Spec(n),

@@ -10,7 +10,6 @@ use crate::output::run_dir::RunDir;
 use crate::output::summary::Summary;
 use crate::plan::spec::{Places, Spec};
 use crate::plan::{Plan, PlannedRun};
-use anyhow::Context;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -44,11 +43,8 @@ pub struct SweepState {
 
 /// The plan a sweep folder was run with, from its sweep.json.
 pub fn plan_of(sweep_dir: &Path) -> anyhow::Result<Plan> {
-    let path = sweep_dir.join("sweep.json");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!("cannot read {}: is {} a sweep folder (runs/<sweep name>) that `sweep run` has started?", path.display(), sweep_dir.display())
-    })?;
-    let spec: Spec = serde_json::from_str(&text).with_context(|| format!("{} is not a sweep.json this version of sweep reads", path.display()))?;
+    let spec = Spec::saved(sweep_dir)?;
+    let path = Spec::saved_path(sweep_dir);
     let (plan, problems) = Plan::build(&spec, &Places::default());
     if let Some(p) = problems.first() {
         anyhow::bail!("the spec saved in {} no longer plans: {}", path.display(), p.message);

@@ -173,6 +173,21 @@ impl Spec {
         if self.method == Method::Grid { self.grid.keys().cloned().collect() } else { self.space.keys().cloned().collect() }
     }
 
+    /// The spec a sweep folder was started with (its sweep.json, which `sweep run` writes).
+    pub fn saved(sweep_dir: &Path) -> anyhow::Result<Spec> {
+        use anyhow::Context;
+        let path = Self::saved_path(sweep_dir);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!("cannot read {}: is {} a sweep folder (runs/<sweep name>) that `sweep run` has started?", path.display(), sweep_dir.display())
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not a sweep.json this version of sweep reads", path.display()))
+    }
+
+    /// Where a sweep folder keeps the spec it was started with.
+    pub fn saved_path(sweep_dir: &Path) -> PathBuf {
+        sweep_dir.join("sweep.json")
+    }
+
     /// Where this sweep's runs go: `<out>/<name>`.
     pub fn sweep_dir(&self, out: &Path) -> PathBuf {
         out.join(&self.name)
