@@ -47,6 +47,6 @@ fn data_problems_name_the_file() {
 
     w.write("sweeps/missing.yaml", "name: m\ndata:\n  path: data/feiniao_missing.txt\n");
     let err = stderr(&w.sweep(&["run", "sweeps/missing.yaml"]));
-    assert!(err.contains("sweeps/missing.yaml:3: data file data/feiniao_missing.txt not found; put the text there or fix data.path"), "{err}");
+    assert!(err.contains("sweeps/missing.yaml:3: data file data/feiniao_missing.txt not found; put the data there or fix data.path"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }

@@ -48,3 +48,7 @@ mod status;
 /// The Slurm backend against a real single-node Slurm: submit, cancel and resubmit, a killed
 /// task's run taken over, TPE and early termination through array tasks.
 mod slurm;
+
+/// Real corpora: GPT-2 ids equal tiktoken's; parquet, JSONL and nanoGPT folders trained on
+/// through the token cache; bad data named with its file; memory flat in corpus size.
+mod corpora;

@@ -15,6 +15,9 @@ pub struct Cli {
 pub enum Command {
     /// Train one model per run of a sweep spec (grid, random or TPE); finished runs are skipped on rerun
     Run(RunArgs),
+    /// Tokenize a spec's corpus into the token cache (what `sweep run` does first), and say
+    /// how many tokens it holds
+    Prepare(PrepareArgs),
     /// Rank the runs of a sweep and show what each swept parameter did
     Report(ReportArgs),
     /// Generate text from a trained run's checkpoint
@@ -73,6 +76,15 @@ pub struct RunArgs {
     /// over runs whose worker died, exit
     #[arg(long, hide = true)]
     pub array_task: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PrepareArgs {
+    /// The sweep spec whose data to tokenize, e.g. sweeps/fineweb.yaml
+    pub spec: PathBuf,
+    /// The runs folder `sweep run` will use; the cache is <out>/.tokens unless data.cache says
+    #[arg(long, default_value = "runs")]
+    pub out: PathBuf,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run::run(a),
+        Command::Prepare(a) => run::prepare(a),
         Command::Report(a) => report::report(a),
         Command::Sample(a) => sample::sample(a),
         Command::Diagnose(a) => diagnose::diagnose(a),

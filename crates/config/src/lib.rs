@@ -31,9 +31,16 @@ pub struct RunConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// Path of a UTF-8 text file, relative to the directory `sweep` runs in.
+    /// The corpus, relative to the directory `sweep` runs in: a UTF-8 text file, a parquet
+    /// or JSONL file, a glob (`shards/*.parquet`), a folder of such shards, or a nanoGPT data
+    /// folder (train.bin, val.bin and meta.pkl for char-level sets).
     pub path: String,
-    /// `char` (one token per Unicode character) or `bpe` (byte-level BPE).
+    /// `text`, `parquet`, `jsonl` or `nanogpt`; recognised from `path` when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<SourceFormat>,
+    /// `char` (one token per Unicode character), `bpe` (byte-level BPE trained here, or
+    /// `tokenizer_path`) or `gpt2` (GPT-2's 50,257 tokens, shipped). Default char; a nanoGPT
+    /// folder without meta.pkl is gpt2.
     #[serde(default)]
     pub tokenizer: TokenizerKind,
     /// BPE only: vocabulary size to train to (default 512).
@@ -42,9 +49,28 @@ pub struct DataConfig {
     /// BPE only: use this HuggingFace `tokenizer.json` instead of training one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer_path: Option<String>,
+    /// Parquet: the column that holds the text. Default `text` (FineWeb's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_column: Option<String>,
+    /// JSONL: the field that holds the text. Default `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_field: Option<String>,
+    /// A validation source of its own (same forms as `path`); `val_fraction` is then unused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val: Option<String>,
     /// Share of the token stream (its tail) held out for validation. Default 0.1, as nanoGPT.
     #[serde(default = "default_val_fraction")]
     pub val_fraction: f64,
+    /// Folder of the token cache. Default `<out>/.tokens` (`runs/.tokens`), shared by sweeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<String>,
+}
+
+impl DataConfig {
+    /// The parquet column or JSONL field the text is in, when the spec names one.
+    pub fn field(&self) -> Option<&str> {
+        self.text_column.as_deref().or(self.text_field.as_deref())
+    }
 }
 
 fn default_val_fraction() -> f64 {
@@ -57,6 +83,28 @@ pub enum TokenizerKind {
     #[default]
     Char,
     Bpe,
+    Gpt2,
+}
+
+/// How a corpus is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceFormat {
+    Text,
+    Parquet,
+    Jsonl,
+    Nanogpt,
+}
+
+impl SourceFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceFormat::Text => "text",
+            SourceFormat::Parquet => "parquet",
+            SourceFormat::Jsonl => "JSONL",
+            SourceFormat::Nanogpt => "nanoGPT .bin",
+        }
+    }
 }
 
 /// Shape of the decoder-only transformer (nanoGPT's GPTConfig, minus vocab_size,
@@ -208,9 +256,14 @@ impl RunConfig {
             data: DataConfig {
                 path: path.into(),
                 tokenizer: TokenizerKind::Char,
+                format: None,
                 vocab_size: None,
                 tokenizer_path: None,
+                text_column: None,
+                text_field: None,
+                val: None,
                 val_fraction: default_val_fraction(),
+                cache: None,
             },
             model: ModelConfig::default(),
             train: TrainConfig::default(),

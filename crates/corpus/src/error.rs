@@ -6,19 +6,27 @@ fn gib(bytes: &u64) -> f64 {
     *bytes as f64 / (1u64 << 30) as f64
 }
 
+impl DataError {
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> DataError {
+        match source.kind() {
+            std::io::ErrorKind::NotFound => DataError::Missing { path: path.to_path_buf() },
+            _ => DataError::Io { path: path.to_path_buf(), source },
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("data file {path} not found; put the text there or fix data.path (a path relative to the folder you run sweep in)")]
+    #[error("data file {path} not found; put the data there or fix data.path (a path relative to the folder you run sweep in)")]
     Missing { path: PathBuf },
     #[error("data file {path} is {kind}, not a text file; give data.path the path of a UTF-8 text file")]
     NotAFile { path: PathBuf, kind: &'static str },
     #[error(
-        "data file {path} is {:.2} GiB ({size} bytes); sweep holds the whole corpus in memory and reads at most {:.2} GiB: \
-         train on a slice of it (e.g. `head -c 500M`)",
+        "{path} is {:.2} GiB ({size} bytes); a file read whole (a tokenizer, a prompt) may be at most {:.2} GiB",
         gib(.size), gib(.limit)
     )]
     TooLarge { path: PathBuf, size: u64, limit: u64 },
-    #[error("cannot read data file {path}")]
+    #[error("cannot read or write {path}: {source}")]
     Io {
         path: PathBuf,
         #[source]
@@ -34,6 +42,42 @@ pub enum DataError {
          lower block_size, change val_fraction or use more text"
     )]
     TooShort { path: PathBuf, n_tokens: usize, n_train: usize, n_val: usize, block_size: usize, val_fraction: f64, need: usize },
+    #[error("no files match data.path {pattern}{hint}")]
+    NoMatch { pattern: String, hint: String },
+    #[error("data folder {dir} holds {kinds}; name one kind with a glob, e.g. {dir}/*.parquet")]
+    MixedFolder { dir: PathBuf, kinds: String },
+    #[error("{path} is one nanoGPT token file; give data.path the folder that holds train.bin and val.bin ({dir})")]
+    BinFile { path: PathBuf, dir: PathBuf },
+    #[error(
+        "{path} is {size} bytes, not a whole number of {width}-byte token ids; the file is cut short or holds another dtype (nanoGPT's .bin files are uint16)"
+    )]
+    OddSize { path: PathBuf, size: u64, width: u64 },
+    #[error(
+        "{path}: token id {id} at position {position} is not below the vocabulary size {vocab_size} ({vocab}); \
+         the file was made with another tokenizer: add its meta.pkl beside it, or set data.tokenizer to the one that made it"
+    )]
+    IdOutOfRange { path: PathBuf, position: u64, id: u32, vocab_size: usize, vocab: String },
+    #[error("parquet file {path} has no column {column:?}; its columns are {columns}; set data.text_column to the one that holds the text")]
+    MissingColumn { path: PathBuf, column: String, columns: String },
+    #[error("parquet file {path}: column {column:?} is {kind}, not text; set data.text_column to a string column")]
+    NotTextColumn { path: PathBuf, column: String, kind: String },
+    #[error("cannot read parquet file {path}: {reason}")]
+    Parquet { path: PathBuf, reason: String },
+    #[error("{path}:{line}: {reason}")]
+    JsonlLine { path: PathBuf, line: u64, reason: String },
+    #[error("cannot read nanoGPT's {path}: {reason}; it should be the pickle nanoGPT's prepare.py writes, with itos and stoi")]
+    Pickle { path: PathBuf, reason: String },
+    #[error(
+        "{what} was tokenized with another tokenizer than this run's ({cache}); \
+         run `sweep run` (or `sweep prepare`) on the spec again to tokenize it with this one"
+    )]
+    TokenizerMismatch { what: String, cache: PathBuf },
+    #[error("{path} changed after it was tokenized ({why}); run `sweep run` (or `sweep prepare`) on the spec again to tokenize it again")]
+    Stale { path: PathBuf, why: String },
+    #[error("{pattern} has not been tokenized yet (no manifest in {dir}); run `sweep prepare` or `sweep run` on the spec first")]
+    NotPrepared { pattern: String, dir: PathBuf },
+    #[error("{0}")]
+    Config(String),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     #[error("text contains characters that are not in the vocabulary: {chars}; use only characters from the training text")]

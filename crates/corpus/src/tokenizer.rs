@@ -1,4 +1,5 @@
-//! Char and byte-level BPE tokenizers, saved to and loaded from one `tokenizer.json`.
+//! Char, byte-level BPE and GPT-2 tokenizers, saved to and loaded from one `tokenizer.json`
+//! (GPT-2's as a one-line marker: its vocabulary is compiled in).
 
 use crate::DataError;
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,8 @@ pub enum Tokenizer {
     Char { chars: Vec<char>, index: HashMap<char, u32> },
     /// A HuggingFace tokenizer (trained here, or loaded from a tokenizer.json).
     Bpe(Box<tokenizers::Tokenizer>),
+    /// GPT-2's BPE from the shipped vocabulary (`crate::gpt2`).
+    Gpt2(Box<tokenizers::Tokenizer>),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -23,6 +26,9 @@ struct CharFile {
     kind: String,
     chars: String,
 }
+
+/// tokenizer.json of a run trained with GPT-2's tokenizer.
+const GPT2_JSON: &str = r#"{"type":"gpt2"}"#;
 
 fn tok_err(e: impl std::fmt::Display) -> DataError {
     DataError::Tokenizer(e.to_string())
@@ -35,7 +41,12 @@ impl Tokenizer {
             (TokenizerKind::Char, _) => Ok(Self::char_from_text(text)),
             (TokenizerKind::Bpe, Some(path)) => Self::load(Path::new(path)),
             (TokenizerKind::Bpe, None) => Self::train_bpe(text, cfg.vocab_size.unwrap_or(DEFAULT_BPE_VOCAB)),
+            (TokenizerKind::Gpt2, _) => Self::gpt2(),
         }
+    }
+
+    pub fn gpt2() -> Result<Self, DataError> {
+        Ok(Tokenizer::Gpt2(Box::new(crate::gpt2::tokenizer()?)))
     }
 
     pub fn char_from_text(text: &str) -> Self {
@@ -43,7 +54,9 @@ impl Tokenizer {
         Self::from_chars(set.into_iter().collect())
     }
 
-    fn from_chars(chars: Vec<char>) -> Self {
+    /// A char tokenizer whose id `i` is `chars[i]` (sorted for one built from text; in
+    /// `itos` order for nanoGPT's meta.pkl).
+    pub fn from_chars(chars: Vec<char>) -> Self {
         let index = chars.iter().enumerate().map(|(i, c)| (*c, i as u32)).collect();
         Tokenizer::Char { chars, index }
     }
@@ -72,7 +85,32 @@ impl Tokenizer {
         match self {
             Tokenizer::Char { chars, .. } => chars.len(),
             Tokenizer::Bpe(t) => t.get_vocab_size(true),
+            Tokenizer::Gpt2(_) => crate::gpt2::VOCAB_SIZE,
         }
+    }
+
+    /// The token that ends a document, when the tokenizer has one (GPT-2's `<|endoftext|>`,
+    /// or a loaded tokenizer's).
+    pub fn end_of_text(&self) -> Option<u32> {
+        match self {
+            Tokenizer::Char { .. } => None,
+            Tokenizer::Bpe(t) => t.token_to_id("<|endoftext|>"),
+            Tokenizer::Gpt2(_) => Some(crate::gpt2::EOT),
+        }
+    }
+
+    /// What follows each document (parquet row, JSONL line): the end-of-text token, else a
+    /// newline.
+    pub fn document_separator(&self) -> Result<Vec<u32>, DataError> {
+        match self.end_of_text() {
+            Some(id) => Ok(vec![id]),
+            None => self.encode("\n"),
+        }
+    }
+
+    /// A stable fingerprint of the tokenizer (BLAKE3 of its JSON), to tell caches apart.
+    pub fn fingerprint(&self) -> Result<String, DataError> {
+        Ok(blake3::hash(self.to_json()?.as_bytes()).to_hex()[..16].to_string())
     }
 
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, DataError> {
@@ -94,26 +132,31 @@ impl Tokenizer {
                     Err(DataError::UnknownChars { chars: unknown.into_iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(" ") })
                 }
             }
-            Tokenizer::Bpe(t) => Ok(t.encode(text, false).map_err(tok_err)?.get_ids().to_vec()),
+            Tokenizer::Bpe(t) | Tokenizer::Gpt2(t) => Ok(t.encode_fast(text, false).map_err(tok_err)?.get_ids().to_vec()),
         }
     }
 
     pub fn decode(&self, ids: &[u32]) -> String {
         match self {
             Tokenizer::Char { chars, .. } => ids.iter().filter_map(|&i| chars.get(i as usize)).collect(),
-            Tokenizer::Bpe(t) => t.decode(ids, false).unwrap_or_default(),
+            Tokenizer::Bpe(t) | Tokenizer::Gpt2(t) => t.decode(ids, false).unwrap_or_default(),
         }
     }
 
-    /// Writes the tokenizer as JSON: `{"type":"char","chars":...}` or HuggingFace's format.
+    /// Writes the tokenizer as JSON: `{"type":"char","chars":...}`, `{"type":"gpt2"}` or
+    /// HuggingFace's format.
     pub fn to_json(&self) -> Result<String, DataError> {
         match self {
+            Tokenizer::Gpt2(_) => Ok(GPT2_JSON.to_string()),
             Tokenizer::Char { chars, .. } => serde_json::to_string(&CharFile { kind: "char".into(), chars: chars.iter().collect() }).map_err(tok_err),
             Tokenizer::Bpe(t) => t.to_string(false).map_err(tok_err),
         }
     }
 
     pub fn from_json(json: &str) -> Result<Self, DataError> {
+        if json.trim() == GPT2_JSON {
+            return Self::gpt2();
+        }
         if let Ok(f) = serde_json::from_str::<CharFile>(json)
             && f.kind == "char"
         {
@@ -151,6 +194,18 @@ mod tests {
         let tok = Tokenizer::char_from_text(FEINIAO);
         let err = tok.encode("飞鸟x").unwrap_err().to_string();
         assert!(err.contains("'x'"), "{err}");
+    }
+
+    #[test]
+    fn gpt2_saves_as_a_marker_and_separates_documents_with_end_of_text() {
+        let tok = Tokenizer::gpt2().unwrap();
+        assert_eq!(tok.to_json().unwrap(), r#"{"type":"gpt2"}"#);
+        let back = Tokenizer::from_json(&tok.to_json().unwrap()).unwrap();
+        assert_eq!(back.encode(FEINIAO).unwrap(), tok.encode(FEINIAO).unwrap());
+        assert_eq!(back.decode(&tok.encode(FEINIAO).unwrap()), FEINIAO);
+        assert_eq!(tok.document_separator().unwrap(), vec![50256]);
+        assert_eq!(Tokenizer::char_from_text("a\nb").document_separator().unwrap(), vec![0]);
+        assert_ne!(tok.fingerprint().unwrap(), Tokenizer::char_from_text("ab").fingerprint().unwrap());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::trainer::{batch, train_step};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::time::{Duration, Instant};
 use sweep_config::RunConfig;
-use tch::{Device, Tensor};
+use tch::Device;
 
 /// Seconds per unit of work for one shape of run, measured here.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,8 +36,9 @@ pub fn time_shape(cfg: &RunConfig, vocab_size: usize, device: Device, budget: Du
     let Member { model, mut opt, .. } = member::build(cfg, vocab_size, device, None)?;
     let mut rng = StdRng::seed_from_u64(t.seed);
     let n_tokens = (4 * m.block_size * t.batch_size).max(4 * (m.block_size + 1));
-    let ids: Vec<i64> = (0..n_tokens).map(|_| rng.random_range(0..vocab_size as i64)).collect();
-    let ids = Tensor::from_slice(&ids).to(device);
+    let ids: Vec<u32> = (0..n_tokens).map(|_| rng.random_range(0..vocab_size as u32)).collect();
+    let range = corpus::TokenRange::from_vec(ids);
+    let ids = crate::trainer::Tokens { range: &range, device };
     let torch = |e| TrainError::torch(0, e);
 
     for _ in 0..WARMUP_STEPS {

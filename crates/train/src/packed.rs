@@ -16,7 +16,7 @@
 use crate::error::TrainError;
 use crate::member;
 use crate::run_loop::{self, Engine, Live};
-use crate::trainer::{EVAL_STREAM, Observer, Outcome, batch};
+use crate::trainer::{EVAL_STREAM, Observer, Outcome, Tokens, batch};
 use corpus::TokenData;
 use rand::{SeedableRng, rngs::StdRng};
 use std::collections::HashMap;
@@ -358,11 +358,11 @@ impl Pack {
 
 /// Each live member's mean loss over eval_iters batches of `ids`, dropout off; each member
 /// draws the batches it would draw alone.
-fn estimate_pack(pack: &Pack, live: &[Live], ids: &Tensor, step: u64) -> Result<Vec<f64>, TrainError> {
+fn estimate_pack(pack: &Pack, live: &[Live], ids: &Tokens, step: u64) -> Result<Vec<f64>, TrainError> {
     let _guard = tch::no_grad_guard();
     let t = &live[0].cfg.train;
     let mut rngs: Vec<StdRng> = live.iter().map(|l| StdRng::seed_from_u64(l.cfg.train.seed ^ EVAL_STREAM)).collect();
-    let mut total = Tensor::zeros([pack.n], (Kind::Float, ids.device()));
+    let mut total = Tensor::zeros([pack.n], (Kind::Float, ids.device));
     for _ in 0..t.eval_iters {
         let (x, y) = batches(&mut rngs, ids, t.batch_size, live[0].cfg.model.block_size);
         total += pack.losses(&x, &y, false);
@@ -372,7 +372,7 @@ fn estimate_pack(pack: &Pack, live: &[Live], ids: &Tensor, step: u64) -> Result<
 }
 
 /// One batch per member, stacked: (n, B, T) inputs and targets.
-fn batches(rngs: &mut [StdRng], ids: &Tensor, batch_size: usize, block_size: usize) -> (Tensor, Tensor) {
+fn batches(rngs: &mut [StdRng], ids: &Tokens, batch_size: usize, block_size: usize) -> (Tensor, Tensor) {
     let (xs, ys): (Vec<Tensor>, Vec<Tensor>) = rngs.iter_mut().map(|rng| batch(ids, batch_size, block_size, rng)).unzip();
     (Tensor::stack(&xs, 0), Tensor::stack(&ys, 0))
 }
@@ -382,8 +382,8 @@ fn vector(values: impl Iterator<Item = f64>, device: Device) -> Tensor {
 }
 
 /// One optimizer step of every member over grad_accum_steps micro-batches; each member's mean loss.
-fn step_pack(pack: &mut Pack, live: &[Live], lrs: &[f64], ids: &Tensor, rngs: &mut [StdRng]) -> Result<Vec<f64>, tch::TchError> {
-    let device = ids.device();
+fn step_pack(pack: &mut Pack, live: &[Live], lrs: &[f64], ids: &Tokens, rngs: &mut [StdRng]) -> Result<Vec<f64>, tch::TchError> {
+    let device = ids.device;
     let t = &live[0].cfg.train;
     pack.zero_grad();
     let mut total = Tensor::zeros([pack.n], (Kind::Float, device));
@@ -400,11 +400,11 @@ fn step_pack(pack: &mut Pack, live: &[Live], lrs: &[f64], ids: &Tensor, rngs: &m
 }
 
 impl Engine for Pack {
-    fn estimate(&self, live: &[Live], ids: &Tensor, step: u64) -> Result<Vec<f64>, TrainError> {
+    fn estimate(&self, live: &[Live], ids: &Tokens, step: u64) -> Result<Vec<f64>, TrainError> {
         estimate_pack(self, live, ids, step)
     }
 
-    fn train_step(&mut self, live: &mut [Live], lrs: &[f64], ids: &Tensor, rngs: &mut [StdRng]) -> Result<Vec<f64>, tch::TchError> {
+    fn train_step(&mut self, live: &mut [Live], lrs: &[f64], ids: &Tokens, rngs: &mut [StdRng]) -> Result<Vec<f64>, tch::TchError> {
         step_pack(self, live, lrs, ids, rngs)
     }
 
@@ -452,7 +452,8 @@ mod tests {
     #[test]
     fn a_pack_of_one_computes_what_the_run_alone_computes() {
         let (cfg, vocab) = (config(), 23);
-        let ids = Tensor::arange(400, (Kind::Int64, Device::Cpu)).remainder(vocab as i64);
+        let range = corpus::TokenRange::from_vec((0..400).map(|i| i % vocab as u32).collect());
+        let ids = Tokens { range: &range, device: Device::Cpu };
         let mut alone = member::build(&cfg, vocab, Device::Cpu, None).unwrap();
         let before = alone.vs.variables().into_iter().map(|(n, t)| (n, t.copy())).collect::<HashMap<_, _>>();
         let mut nothing = Nothing;

@@ -8,13 +8,13 @@
 
 use crate::error::TrainError;
 use crate::member::Member;
-use crate::trainer::{DROPOUT_STREAM, Divergence, EvalRow, LOG_INTERVAL, Observer, Outcome, Snapshot, Stop, to_tensor};
+use crate::trainer::{DROPOUT_STREAM, Divergence, EvalRow, LOG_INTERVAL, Observer, Outcome, Snapshot, Stop, Tokens};
 use corpus::TokenData;
 use rand::{SeedableRng, rngs::StdRng};
 use std::collections::HashMap;
 use std::time::Instant;
 use sweep_config::{RunConfig, Schedule, lr_at, n_params};
-use tch::{Device, Tensor};
+use tch::Device;
 
 /// How the error of every member begins when a pack as a whole failed (out of memory, a
 /// libtorch error): no member is to blame, and the sweep trains each alone.
@@ -42,10 +42,10 @@ impl<'a> Live<'a> {
 pub(crate) trait Engine {
     /// Each live member's mean loss over eval_iters batches of `ids`, dropout off; each
     /// member draws the batches it would draw alone.
-    fn estimate(&self, live: &[Live], ids: &Tensor, step: u64) -> Result<Vec<f64>, TrainError>;
+    fn estimate(&self, live: &[Live], ids: &Tokens, step: u64) -> Result<Vec<f64>, TrainError>;
     /// One optimizer step of every live member at its learning rate, with its batches drawn
     /// from its generator; each member's mean loss.
-    fn train_step(&mut self, live: &mut [Live], lrs: &[f64], ids: &Tensor, rngs: &mut [StdRng]) -> Result<Vec<f64>, tch::TchError>;
+    fn train_step(&mut self, live: &mut [Live], lrs: &[f64], ids: &Tokens, rngs: &mut [StdRng]) -> Result<Vec<f64>, tch::TchError>;
     /// Copies member `k`'s state into its own model and optimizer (before a snapshot or its
     /// outcome); nothing to do when it trains in them.
     fn write_back(&self, _k: usize, _live: &mut Live) {}
@@ -76,8 +76,8 @@ pub(crate) fn run<'a>(engine: &mut dyn Engine, mut live: Vec<Live<'a>>, data: &T
                 .on_log(&format!("packed with {} other run(s) of the same shape: one batched model; the iter times below are the whole pack's step", n - 1));
         }
     }
-    let train_ids = to_tensor(&data.train, device);
-    let val_ids = to_tensor(&data.val, device);
+    let train_ids = Tokens { range: &data.train, device };
+    let val_ids = Tokens { range: &data.val, device };
     let divergence = Divergence::new(data.vocab_size);
     let start = Instant::now();
     let elapsed = |l: &Live| l.member.elapsed_before + start.elapsed().as_secs_f64();

@@ -10,10 +10,10 @@ use crate::member;
 use crate::model::Gpt;
 use crate::optim::AdamW;
 use crate::run_loop::{self, Engine, Live};
-use corpus::TokenData;
+use corpus::{TokenData, TokenRange};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sweep_config::{ParamCount, RunConfig};
-use tch::{Device, Kind, Tensor, nn};
+use tch::{Device, Tensor, nn};
 
 /// One evaluation: the numbers written to loss.csv.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,11 +146,11 @@ pub fn train(
 struct Alone;
 
 impl Engine for Alone {
-    fn estimate(&self, live: &[Live], ids: &Tensor, step: u64) -> Result<Vec<f64>, TrainError> {
+    fn estimate(&self, live: &[Live], ids: &Tokens, step: u64) -> Result<Vec<f64>, TrainError> {
         live.iter().map(|l| estimate_loss(&l.member.model, ids, l.cfg, step)).collect()
     }
 
-    fn train_step(&mut self, live: &mut [Live], lrs: &[f64], ids: &Tensor, rngs: &mut [StdRng]) -> Result<Vec<f64>, tch::TchError> {
+    fn train_step(&mut self, live: &mut [Live], lrs: &[f64], ids: &Tokens, rngs: &mut [StdRng]) -> Result<Vec<f64>, tch::TchError> {
         live.iter_mut().zip(lrs).zip(rngs).map(|((l, &lr), rng)| train_step(&l.member.model, &mut l.member.opt, lr, ids, l.cfg, rng)).collect()
     }
 
@@ -159,27 +159,34 @@ impl Engine for Alone {
     }
 }
 
-pub(crate) fn to_tensor(ids: &[u32], device: Device) -> Tensor {
-    let ids: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
-    Tensor::from_slice(&ids).to(device)
+/// A split's tokens and the device batches go to: windows are read from the (memory-mapped)
+/// tokens on the CPU and copied to the device one batch at a time, as nanoGPT's get_batch
+/// does, so the corpus is never held whole in memory or on the GPU.
+pub(crate) struct Tokens<'a> {
+    pub range: &'a TokenRange,
+    pub device: Device,
 }
 
 /// A batch of `batch_size` random windows: inputs (B, T) and next-token targets (B, T).
-pub(crate) fn batch(ids: &Tensor, batch_size: usize, block_size: usize, rng: &mut StdRng) -> (Tensor, Tensor) {
-    let n = ids.size()[0] as usize;
-    let max_start = n - block_size - 1; // TokenData::check_fits guarantees n > block_size
-    let starts: Vec<i64> = (0..batch_size).map(|_| rng.random_range(0..=max_start) as i64).collect();
-    let device = ids.device();
-    let offsets = Tensor::arange(block_size as i64, (Kind::Int64, device)).unsqueeze(0);
-    let idx = Tensor::from_slice(&starts).to(device).unsqueeze(1) + offsets;
-    let flat = idx.view([-1]);
-    let x = ids.index_select(0, &flat).view([batch_size as i64, block_size as i64]);
-    let y = ids.index_select(0, &(flat + 1)).view([batch_size as i64, block_size as i64]);
-    (x, y)
+/// Window starts are uniform over the split (nanoGPT's get_batch), so a window may span
+/// two documents or two shards.
+pub(crate) fn batch(ids: &Tokens, batch_size: usize, block_size: usize, rng: &mut StdRng) -> (Tensor, Tensor) {
+    let n = ids.range.len();
+    let max_start = n - block_size - 1; // corpus::tokens::check_fits guarantees n > block_size
+    let starts: Vec<usize> = (0..batch_size).map(|_| rng.random_range(0..=max_start)).collect();
+    let (mut x, mut y) = (Vec::with_capacity(batch_size * block_size), Vec::with_capacity(batch_size * block_size));
+    let mut window = vec![0u32; block_size + 1];
+    for start in starts {
+        ids.range.read(start, &mut window);
+        x.extend(window[..block_size].iter().map(|&i| i64::from(i)));
+        y.extend(window[1..].iter().map(|&i| i64::from(i)));
+    }
+    let shape = [batch_size as i64, block_size as i64];
+    (Tensor::from_slice(&x).view(shape).to(ids.device), Tensor::from_slice(&y).view(shape).to(ids.device))
 }
 
 /// One optimizer step over grad_accum_steps micro-batches; returns the mean loss.
-pub(crate) fn train_step(model: &Gpt, opt: &mut AdamW, lr: f64, ids: &Tensor, cfg: &RunConfig, rng: &mut StdRng) -> Result<f64, tch::TchError> {
+pub(crate) fn train_step(model: &Gpt, opt: &mut AdamW, lr: f64, ids: &Tokens, cfg: &RunConfig, rng: &mut StdRng) -> Result<f64, tch::TchError> {
     let t = &cfg.train;
     opt.zero_grad();
     let mut total = 0.0;
@@ -198,7 +205,7 @@ pub(crate) fn train_step(model: &Gpt, opt: &mut AdamW, lr: f64, ids: &Tensor, cf
 }
 
 /// Mean loss over eval_iters batches with dropout off; the batches depend only on the seed.
-fn estimate_loss(model: &Gpt, ids: &Tensor, cfg: &RunConfig, step: u64) -> Result<f64, TrainError> {
+fn estimate_loss(model: &Gpt, ids: &Tokens, cfg: &RunConfig, step: u64) -> Result<f64, TrainError> {
     let t = &cfg.train;
     let _guard = tch::no_grad_guard();
     let mut rng = StdRng::seed_from_u64(t.seed ^ EVAL_STREAM);

@@ -109,6 +109,8 @@ fn summarize(dir: &RunDir, config: &RunConfig, params: Params, out: &Outcome, ro
     let flops_per_token = sweep_config::flops_per_token(&config.model, out.vocab_size);
     s.gflops = s.tokens_per_second.map(|tps| tps * flops_per_token / 1e9);
     s.device = Some(device_label(out.device));
+    s.peak_rss_mb = crate::resume::peak_rss_mb();
+    s.data_load_seconds = crate::resume::DATA_LOAD_SECONDS.get().copied();
     s
 }
 

@@ -5,7 +5,7 @@
 use crate::observer::say;
 use crate::record::Params;
 use anyhow::Context;
-use corpus::{TokenData, Tokenizer, read_text};
+use corpus::{TokenData, Tokenizer};
 use std::path::Path;
 use sweep::output::loss_csv;
 use sweep::output::run_dir::RunDir;
@@ -28,14 +28,32 @@ pub(crate) fn read_params(dir: &RunDir) -> Params {
     }
 }
 
-/// The tokenizer and the corpus a run trains on, on the device it asks for.
+/// How long this trial process took to open its corpus (`inputs`), for summary.json. One
+/// process opens one corpus, once (a pack's members share it).
+pub(crate) static DATA_LOAD_SECONDS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+
+/// This process's peak resident memory in MB (VmHWM in /proc/self/status), where Linux says.
+pub(crate) fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The tokenizer and the corpus a run trains on, on the device it asks for. The corpus is
+/// memory-mapped from the token cache `sweep run` filled before it started the trial; the
+/// cache must hold the sources as they are now, tokenized by this run's tokenizer.
 pub(crate) fn inputs(dir: &RunDir, config: &RunConfig) -> anyhow::Result<(Device, Tokenizer, TokenData)> {
+    let start = std::time::Instant::now();
     let device = train::pick_device(&config.train.device)?;
     let tokenizer = Tokenizer::load(&dir.tokenizer())?;
-    let data_path = Path::new(&config.data.path);
-    let text = read_text(data_path)?;
-    let data = TokenData::split(&tokenizer, &text, config.data.val_fraction)?;
-    data.check_fits(data_path, config.model.block_size, config.data.val_fraction)?;
+    let cached = corpus::cache::open(&config.data, &dir.token_cache_root(&config.data))?;
+    if cached.manifest.tokenizer != tokenizer.fingerprint()? {
+        let what = format!("the corpus {} in the token cache", config.data.path);
+        return Err(corpus::DataError::TokenizerMismatch { what, cache: cached.dir }.into());
+    }
+    let data = cached.token_data(config.data.val_fraction)?;
+    data.check_fits(Path::new(&config.data.path), config.model.block_size, config.data.val_fraction)?;
+    let _ = DATA_LOAD_SECONDS.set(start.elapsed().as_secs_f64());
     Ok((device, tokenizer, data))
 }
 

@@ -42,7 +42,7 @@ fn main() -> ExitCode {
             Some(other) => Err(format!("unknown bench option {other}; usage: cargo xtask bench [--gpu | --feiniao]")),
         },
         Some("build") => setup(&root).and_then(|_| cargo(&root, &["build", "--release", "--workspace", "--all-targets"], &args[1..])),
-        Some("test") | Some("ci") => setup(&root).and_then(|_| {
+        Some("test") | Some("ci") => setup(&root).and_then(|_| test_python_packages(&root)).and_then(|_| {
             system_packages(&root);
             cargo(&root, &["test", "--release", "--workspace"], &args[1..])
         }),
@@ -100,6 +100,28 @@ fn setup(root: &Path) -> Result {
             run(Command::new(venv_python(root))
                 .args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"])
                 .arg(format!("torch=={TORCH_VERSION}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Python packages only the tests use, pinned: tiktoken, which tests/gpt2_tiktoken.rs
+/// compares our GPT-2 tokenizer with (offline, from the vocabulary in data/gpt2/).
+const TEST_PYTHON_PACKAGES: &[(&str, &str)] = &[("tiktoken", "0.14.0")];
+
+fn test_python_packages(root: &Path) -> Result {
+    for (name, version) in TEST_PYTHON_PACKAGES {
+        let have = Command::new(venv_python(root))
+            .args(["-c", &format!("import importlib.metadata as m; print(m.version('{name}'))")])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        if have.as_deref() != Some(version) {
+            eprintln!("xtask: installing {name}=={version} into .venv for the tests");
+            run(Command::new(venv_python(root))
+                .args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", "-q"])
+                .arg(format!("{name}=={version}")))?;
         }
     }
     Ok(())

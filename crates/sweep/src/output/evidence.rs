@@ -4,7 +4,7 @@
 use crate::output::loss_csv;
 use crate::output::run_dir::RunDir;
 use crate::output::summary::{Status, Summary};
-use corpus::{TokenData, Tokenizer, read_text};
+use corpus::Tokenizer;
 use diagnose::nanogpt_log::Log;
 use diagnose::{Eval, Evidence, Params, Schedule};
 use std::path::Path;
@@ -64,12 +64,17 @@ fn read_samples(path: &Path, prompts: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// The training split as text, decoded from the run's own tokenizer.
+/// Training splits longer than this are not decoded to look for memorised spans (the
+/// search is over the whole text, in memory).
+const MAX_TRAIN_TOKENS_SEARCHED: usize = 4 << 20;
+
+/// The training split as text, decoded from the token cache with the run's own tokenizer;
+/// None for a corpus too large to search or no longer cached.
 fn train_text(dir: &RunDir, config: &RunConfig) -> Option<String> {
     let tokenizer = Tokenizer::load(&dir.tokenizer()).ok()?;
-    let text = read_text(Path::new(&config.data.path)).ok()?;
-    let data = TokenData::split(&tokenizer, &text, config.data.val_fraction).ok()?;
-    Some(tokenizer.decode(&data.train))
+    let cached = corpus::cache::open(&config.data, &dir.token_cache_root(&config.data)).ok()?;
+    let data = cached.token_data(config.data.val_fraction).ok()?;
+    (data.train.len() <= MAX_TRAIN_TOKENS_SEARCHED).then(|| tokenizer.decode(&data.train.to_vec()))
 }
 
 #[cfg(test)]

@@ -70,6 +70,13 @@ impl RunDir {
         serde_json::from_str(&text).with_context(|| format!("parsing {}", self.config().display()))
     }
 
+    /// The token cache this run's corpus is in: `data.cache`, else `<out>/.tokens` where
+    /// `<out>/<sweep>/<run>` is this folder.
+    pub fn token_cache_root(&self, data: &sweep_config::DataConfig) -> PathBuf {
+        let out = self.path.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+        corpus::cache::root(data, out)
+    }
+
     pub fn id(&self) -> String {
         self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }

@@ -95,6 +95,13 @@ pub struct Summary {
     /// and reason when the task ended without finishing it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm: Option<crate::output::worker::Task>,
+    /// Peak resident memory of the trial process (Linux's VmHWM), in MB; a pack's members
+    /// share one process. With the corpus memory-mapped it does not grow with the corpus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_mb: Option<f64>,
+    /// Seconds the trial took to open its corpus (check and map the token cache) before step 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_load_seconds: Option<f64>,
 }
 
 /// Where early termination stopped a run, and what that saved.
@@ -137,6 +144,8 @@ impl Summary {
             findings: Vec::new(),
             storage: None,
             pruned: None,
+            peak_rss_mb: None,
+            data_load_seconds: None,
             packed_with: Vec::new(),
             slurm: None,
         }

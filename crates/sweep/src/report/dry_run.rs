@@ -8,11 +8,11 @@ use crate::exec::packing::{self, Packing};
 use crate::exec::pending::Pending;
 use crate::exec::scheduler::longest_first;
 use crate::output::disk;
+use crate::plan::corpus::{Basis, Counts};
 use crate::plan::early_stop::{Order, PruneMethod};
 use crate::plan::estimate;
 use crate::plan::spec::Method;
 use crate::plan::{Plan, PlannedRun};
-use corpus::TokenData;
 use std::fmt::Write;
 use std::path::Path;
 use sweep_config::n_params;
@@ -22,7 +22,9 @@ pub struct DryRun<'a> {
     pub plan: &'a Plan,
     /// The spec's swept setting names.
     pub swept: &'a [String],
-    pub data: &'a TokenData,
+    pub data: &'a Counts,
+    /// The cache entry the corpus is in, when it is.
+    pub cache_dir: Option<&'a Path>,
     pub todo: &'a Pending<'a>,
     /// Predicted seconds of each pending run, in `todo.pending`'s order.
     pub predicted: &'a [Option<f64>],
@@ -46,16 +48,19 @@ pub fn render(d: &DryRun) -> String {
 
 fn plan_lines(out: &mut String, d: &DryRun) {
     let (plan, data, todo, predicted, jobs, threads, on_gpu) = (d.plan, d.data, d.todo, d.predicted, d.jobs, d.threads, d.on_gpu);
-    let train_tokens = data.train.len() as f64;
+    let train_tokens = data.n_train as f64;
+    let about = if data.exact() { "" } else { "about " };
     let _ = writeln!(
         out,
-        "sweep {}: {}; {} training tokens, {} val tokens, vocab {}",
+        "sweep {}: {}; {about}{} training tokens, {about}{} val tokens, vocab {}{}",
         plan.name,
         runs_in_words(plan),
-        data.train.len(),
-        data.val.len(),
+        data.n_train,
+        data.n_val,
+        if data.exact() { "" } else { "at least " },
         data.vocab_size
     );
+    let _ = writeln!(out, "corpus: {}", corpus_line(data, d.cache_dir));
     if plan.adaptive() {
         let _ = writeln!(
             out,
@@ -66,7 +71,7 @@ fn plan_lines(out: &mut String, d: &DryRun) {
     if todo.skipped > 0 {
         let _ = writeln!(out, "{} of {} runs already finished; {} to train", todo.skipped, plan.runs.len(), todo.pending.len());
     }
-    let _ = writeln!(out, "{:<44} {:>9} {:>11} {:>8} {:>9} {:>8}", "run", "params", "tokens", "epochs", "TFLOP", "est. s");
+    let _ = writeln!(out, "{:<44} {:>9} {:>11} {:>8} {:>10} {:>9} {:>8}", "run", "params", "tokens", "epochs", "uniq/param", "TFLOP", "est. s");
     let mut total_flops = 0.0;
     for (run, seconds) in todo.pending.iter().zip(predicted) {
         let (m, t) = (&run.config.model, &run.config.train);
@@ -75,13 +80,16 @@ fn plan_lines(out: &mut String, d: &DryRun) {
         let flops = estimate::run_flops(&run.config, data.vocab_size);
         total_flops += flops;
         let seconds = seconds.map_or("?".to_string(), |s| format!("{s:.1}"));
+        // Distinct training tokens the run sees, per parameter (Chinchilla's optimum is about 20).
+        let unique_per_param = tokens.min(train_tokens) / params.total.max(1) as f64;
         let _ = writeln!(
             out,
-            "{:<44} {:>8.3}M {:>11} {:>8.2} {:>9.3} {:>8}",
+            "{:<44} {:>8.3}M {:>11} {:>8.2} {:>10.3} {:>9.3} {:>8}",
             run.id,
             params.total as f64 / 1e6,
             tokens as u64,
             tokens / train_tokens,
+            unique_per_param,
             flops / 1e12,
             seconds
         );
@@ -99,6 +107,22 @@ fn plan_lines(out: &mut String, d: &DryRun) {
         if wall >= 60.0 { format!(" ({wall:.0} s)") } else { String::new() },
         if on_gpu { "GPU" } else { "CPU" }
     );
+}
+
+/// Where the counts come from: the cache, tokenizing now, or an estimate and how to make it exact.
+fn corpus_line(data: &Counts, cache_dir: Option<&Path>) -> String {
+    let width = if data.vocab_size <= 1 << 16 { 2 } else { 4 };
+    let cache_bytes = disk::human_bytes((data.n_train + data.n_val) * width);
+    match (&data.basis, cache_dir) {
+        (Basis::Cached, Some(dir)) => format!("tokenized, cached in {}", dir.display()),
+        (Basis::Cached, None) | (Basis::InMemory, _) => format!("tokenized just now, not cached yet (sweep run caches it: {cache_bytes})"),
+        (Basis::FileSizes, _) => "nanoGPT .bin files, counted from their sizes; sweep run checks their ids once and uses them in place".into(),
+        (Basis::Estimated { bytes, bytes_per_token }, _) => format!(
+            "{} not tokenized yet: counts estimated at {bytes_per_token:.2} bytes per token from its first MiB; `sweep prepare` tokenizes it \
+             for exact counts (the cache takes about {cache_bytes})",
+            disk::human_bytes(*bytes)
+        ),
+    }
 }
 
 /// The packs the sweep will train, or why it packs nothing.
@@ -312,15 +336,13 @@ mod tests {
     use super::*;
     use crate::exec::pending::pending_runs;
     use crate::search::Rerun;
-    use corpus::Tokenizer;
 
     #[test]
     fn the_dry_run_lists_every_run_then_the_total_the_packs_early_stop_and_disk() {
         let spec = "name: s\ndata:\n  path: d.txt\nsettings:\n  max_iters: 100\n  eval_interval: 50\n  block_size: 8\n\
                     grid:\n  lr: [0.001, 0.01]\nearly_stop:\n  min_steps: 50\n  reduction_factor: 2\n";
         let plan = Plan::from_spec_text(spec).unwrap();
-        let text = "the quick brown fox jumps over the lazy dog. ".repeat(20);
-        let data = TokenData::split(&Tokenizer::char_from_text(&text), &text, 0.1).unwrap();
+        let data = Counts { n_train: 810, n_val: 90, vocab_size: 28, basis: Basis::InMemory };
         let dir = tempfile::tempdir().unwrap();
         let todo = pending_runs(&plan.runs, dir.path(), Rerun::default());
         let swept = vec!["lr".to_string()];
@@ -328,6 +350,7 @@ mod tests {
             plan: &plan,
             swept: &swept,
             data: &data,
+            cache_dir: None,
             todo: &todo,
             predicted: &[Some(30.0), Some(10.0)],
             jobs: 1,
@@ -339,9 +362,11 @@ mod tests {
         };
         let out = render(&d);
         let lines: Vec<&str> = out.lines().collect();
-        assert!(lines[0].starts_with(&format!("sweep s: 2 runs; {} training tokens", data.train.len())), "{out}");
-        assert!(lines[2].starts_with("lr1e-3 ") && lines[3].starts_with("lr1e-2 "), "one row per run, in plan order:\n{out}");
-        assert!(lines[4].starts_with("total: ") && lines[4].contains("40 s on this machine (CPU) with 1 run(s) at a time and 2 thread(s) each"), "{out}");
+        assert!(lines[0].starts_with("sweep s: 2 runs; 810 training tokens, 90 val tokens, vocab 28"), "{out}");
+        assert_eq!(lines[1], "corpus: tokenized just now, not cached yet (sweep run caches it: 2 KB)");
+        assert!(lines[3].starts_with("lr1e-3 ") && lines[4].starts_with("lr1e-2 "), "one row per run, in plan order:\n{out}");
+        assert!(lines[3].contains(" 25600 ") && lines[3].contains(" 31.60 "), "25600 tokens = 31.6 epochs of 810:\n{out}");
+        assert!(lines[5].starts_with("total: ") && lines[5].contains("40 s on this machine (CPU) with 1 run(s) at a time and 2 thread(s) each"), "{out}");
         assert!(out.contains("packing: none (early_stop stops runs one at a time)"), "{out}");
         assert!(out.contains("early stop: asha compares runs at step(s) 50 and keeps the best 1 in 2 at each"), "{out}");
         assert!(out.lines().last().unwrap().starts_with("disk: "), "{out}");

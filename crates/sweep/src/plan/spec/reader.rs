@@ -18,10 +18,15 @@ const TOP_KEYS: &[&str] =
 
 const DATA_FIELDS: &[(&str, Field)] = &[
     ("path", Field::Scalar(ValueKind::Text, false)),
-    ("tokenizer", Field::Choice(&["char", "bpe"])),
+    ("format", Field::Choice(&["text", "parquet", "jsonl", "nanogpt"])),
+    ("tokenizer", Field::Choice(&["char", "bpe", "gpt2"])),
     ("vocab_size", Field::Scalar(ValueKind::Whole, true)),
     ("tokenizer_path", Field::Scalar(ValueKind::Text, true)),
+    ("text_column", Field::Scalar(ValueKind::Text, true)),
+    ("text_field", Field::Scalar(ValueKind::Text, true)),
+    ("val", Field::Scalar(ValueKind::Text, true)),
     ("val_fraction", Field::Scalar(ValueKind::Number, false)),
+    ("cache", Field::Scalar(ValueKind::Text, true)),
 ];
 
 const SAMPLE_FIELDS: &[(&str, Field)] = &[

@@ -45,7 +45,7 @@ fn every_unknown_key_is_reported_with_its_line() {
     assert_eq!(
         messages(&text),
         [
-            "3: data.pth is not a known key of data:; did you mean `path`? (known: path, tokenizer, vocab_size, tokenizer_path, val_fraction)",
+            "3: data.pth is not a known key of data:; did you mean `path`? (known: path, format, tokenizer, vocab_size, tokenizer_path, text_column, text_field, val, val_fraction, cache)",
             "7: gird is not a known top-level key; did you mean `grid`? (known: name, data, settings, grid, sample, max_retries, method, n_runs, search_seed, n_startup, space, early_stop, slurm)",
         ]
     );
@@ -100,7 +100,7 @@ fn missing_name_and_data() {
     // A misspelt required key is reported once, as the typo.
     assert_eq!(messages("nme: t\ndata:\n  pth: x\n").len(), 2);
     assert!(messages("name: t\ndata:\n  path: x\nsettings:\n  n_embd: 64\n")[0].contains("did you mean `embed_dim`?"));
-    assert_eq!(messages("name: t\ndata:\n  path: x\n  tokenizer: word\n"), ["4: data.tokenizer must be one of char, bpe, got word"]);
+    assert_eq!(messages("name: t\ndata:\n  path: x\n  tokenizer: word\n"), ["4: data.tokenizer must be one of char, bpe, gpt2, got word"]);
     assert_eq!(
         messages("name: ''\ndata:\n  path: \"\"\n"),
         ["1: name is empty; give the sweep a name (its runs go to runs/<name>/)", "3: data.path is empty; give the path of the text file to train on"]
