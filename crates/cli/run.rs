@@ -87,17 +87,15 @@ pub fn prepare(a: PrepareArgs) -> anyhow::Result<u8> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let corpus = &corpus;
-    match built_line(corpus) {
-        Some(line) => println!("{line}"),
-        None => println!(
+    if corpus.built.is_none() {
+        println!(
             "{} is tokenized already: {} train and {} val tokens, vocab {}, in {}",
             corpus.path.display(),
             corpus.counts.n_train,
             corpus.counts.n_val,
             corpus.counts.vocab_size,
-            corpus.cache_dir.as_deref().unwrap_or(std::path::Path::new("?")).display()
-        ),
+            corpus.cache_dir.as_deref().unwrap_or(Path::new("?")).display()
+        );
     }
     Ok(exit_code::OK)
 }
