@@ -52,3 +52,8 @@ mod slurm;
 /// Real corpora: GPT-2 ids equal tiktoken's; parquet, JSONL and nanoGPT folders trained on
 /// through the token cache; bad data named with its file; memory flat in corpus size.
 mod corpora;
+
+/// GPU placement on a CPU machine, with the fake inventory `SWEEP_FAKE_GPUS`: trials spread
+/// over the GPUs, each process sees one (`CUDA_VISIBLE_DEVICES`), out of memory beside
+/// others is retried, and `--gpus` picks a subset.
+mod gpus;

@@ -66,6 +66,13 @@ pub struct RunArgs {
     /// Train every run alone in its own process
     #[arg(long)]
     pub no_pack: bool,
+    /// GPUs to train on: all (every GPU CUDA_VISIBLE_DEVICES shows) or indices, e.g. 0,2,5
+    #[arg(long, default_value = "all", value_name = "all|0,2,5")]
+    pub gpus: String,
+    /// Trials sharing one GPU: auto (as many as fit in its free memory by the estimate of
+    /// --dry-run) or N
+    #[arg(long, default_value = "auto", value_name = "auto|N")]
+    pub trials_per_gpu: String,
     /// Where runs train: on this machine, or as a Slurm job array (one task per run) that
     /// `sweep run` submits and returns from
     #[arg(long, value_enum, default_value_t = Backend::Local)]

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use sweep::exec::control::{Control, StorageStop};
+use sweep::exec::gpu::placement::{PerGpu, Placement};
+use sweep::exec::gpu::{Gpus, inventory};
 use sweep::exec::pending::{conflicts_message, known_runs, misfit_refusal, pending_runs};
 use sweep::exec::runner::ProcessRunner;
 use sweep::exec::scheduler::{self, Options};
@@ -21,6 +23,30 @@ use sweep::plan::estimate;
 use sweep::report::dry_run::{self, DryRun, runs_in_words, storage_line};
 use sweep::search::{Rerun, stand_ins};
 use trial::calibrate;
+
+/// The GPUs trials are placed on: those the inventory lists (nvidia-smi; in tests the fake
+/// of `SWEEP_FAKE_GPUS`) that CUDA_VISIBLE_DEVICES and --gpus allow, when every run's device
+/// is auto or cuda (a run pinned to cuda:N stays there, unplaced). None on a machine without.
+fn placement(a: &RunArgs, plan: &sweep::Plan, vocab_size: usize) -> Result<Option<Gpus>, String> {
+    let choice = inventory::Choice::parse(&a.gpus)?;
+    let per_gpu = PerGpu::parse(&a.trials_per_gpu)?;
+    let placeable = plan.runs.iter().all(|r| matches!(r.config.train.device.as_str(), "auto" | "cuda"));
+    let machine = if placeable { inventory::machine() } else { Vec::new() };
+    if machine.is_empty() {
+        return match choice {
+            inventory::Choice::Only(_) if placeable => Err(format!("--gpus {}: nvidia-smi lists no GPU on this machine", a.gpus)),
+            _ => Ok(None),
+        };
+    }
+    let usable = inventory::usable(&machine, std::env::var("CUDA_VISIBLE_DEVICES").ok().as_deref(), &choice)?;
+    Ok((!usable.is_empty()).then(|| Gpus { placement: Placement::new(usable, per_gpu), vocab_size }))
+}
+
+/// The largest trial's estimated GPU memory among the plan's runs (what the default
+/// number of trials at once is sized for).
+fn largest_trial(gpus: &Gpus, plan: &sweep::Plan) -> u64 {
+    plan.runs.iter().map(|r| sweep::plan::gpu_memory::trial_bytes([&r.config], gpus.vocab_size)).max().unwrap_or(0)
+}
 
 /// The token cache's root for the spec at `spec_path` (data.cache, else `<out>/.tokens`).
 fn cache_root(spec_path: &Path, out: &Path) -> PathBuf {
@@ -134,14 +160,22 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     }
     let (spec, plan) = (&checked.spec, &checked.plan);
     let on_gpu = plan.runs.iter().any(|r| train::pick_device(&r.config.train.device).is_ok_and(|d| d.is_cuda()));
+    let gpus = match placement(&a, plan, checked.corpus.counts.vocab_size) {
+        Ok(g) => g.map(Arc::new),
+        Err(why) => return refuse(why),
+    };
+    // With GPUs to place trials on, --jobs defaults to what they hold (and an array task
+    // trains that many of its sweep's runs at once on its GPUs).
+    let capacity = gpus.as_ref().map(|g| g.placement.capacity(largest_trial(g, plan)));
+    let array_task = if a.array_task && capacity.is_none() { Some(slurm_task_cores()) } else { None };
     let workers = Workers::new(Asked {
-        jobs: a.jobs,
+        jobs: a.jobs.or(capacity),
         pack: a.pack,
         no_pack: a.no_pack,
         on_gpu,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         n_runs: plan.runs.len(),
-        array_task: a.array_task.then(slurm_task_cores),
+        array_task,
     });
     let (jobs, threads) = (workers.jobs, workers.threads_per_trial);
     let sweep_dir = spec.sweep_dir(&a.out);
@@ -184,6 +218,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
             swept: &swept,
             data,
             cache_dir: corpus.cache_dir.as_deref(),
+            gpus: gpus.as_deref(),
             todo: &todo,
             predicted: &predicted,
             jobs,
@@ -230,7 +265,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     println!("sweep {}: {} on {device} ({jobs} {what} at a time, {threads} thread(s) each) -> {}", plan.name, runs_in_words(plan), sweep_dir.display());
     let exe = std::env::current_exe().context("cannot find the sweep executable to start trials")?;
     let control = Arc::new(Control::default());
-    let runner = ProcessRunner { exe, threads_per_trial: threads, children: control.children.clone() };
+    let runner = ProcessRunner { exe, threads_per_trial: threads, children: control.children.clone(), gpus: gpus.clone() };
     let tokenizer = corpus.tokenizer.as_ref().context("the corpus's tokenizer was not built")?;
     let tokenizer_json = tokenizer.to_json()?;
     let signals = sweep::exec::signals::handle_signals(control.clone(), || std::process::exit(exit_code::INTERRUPTED.into()))?;
@@ -244,7 +279,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         predicted_s: Arc::new(predicted),
         packing: workers.packing,
         predicted_in_seconds: in_seconds,
-        quota: a.array_task.then_some(1),
+        quota: a.array_task.then_some(if array_task.is_some() { 1 } else { jobs }),
         hooks: sweep::report::SWEEP_HOOKS,
     };
     let outcome = scheduler::run_sweep(plan, &sweep_dir, &tokenizer_json, &runner, &control, opts);

@@ -30,7 +30,16 @@ pub fn submit(a: &RunArgs, spec: &Spec, plan: &Plan, todo: &Pending, sweep_dir: 
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rerun = Rerun { failed: a.retry_failed, pruned: a.resume_pruned };
-    let req = Request { spec: &a.spec, out: &a.out, device: a.device.as_deref(), rerun, dry_run: a.dry_run, flags: &flags, args: &args };
+    let req = Request {
+        spec: &a.spec,
+        out: &a.out,
+        device: a.device.as_deref(),
+        trials_per_gpu: &a.trials_per_gpu,
+        rerun,
+        dry_run: a.dry_run,
+        flags: &flags,
+        args: &args,
+    };
     submit_array(&req, spec, plan, todo, sweep_dir)?;
     Ok(exit_code::OK)
 }

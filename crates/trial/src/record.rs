@@ -28,10 +28,11 @@ pub(crate) fn record(dir: &RunDir, params: Params, start: Instant, result: Attem
     if let Some(cause) = error.as_deref().and_then(disk::classify) {
         return Ok(storage_exit(dir, params, start, cause, error.as_deref().unwrap_or_default(), prefix));
     }
-    let summary = match result {
+    let mut summary = match result {
         Ok(Ok(summary)) => summary,
         _ => Summary::failed(&dir.id(), params.clone(), start.elapsed().as_secs_f64(), hint(error.as_deref().unwrap_or("panic"))),
     };
+    summary.gpu = gpu_from_env();
     if let Some(e) = &summary.error {
         say(&format!("{prefix}run {}: {e}", summary.status.as_str()));
     }
@@ -51,6 +52,40 @@ pub(crate) fn record(dir: &RunDir, params: Params, start: Instant, result: Attem
         say(&format!("{prefix}run {}: finished", dir.id()));
     }
     Ok(exit_code::OK)
+}
+
+/// The GPU the sweep placed this trial on (`SWEEP_GPU`: index, estimate, neighbours, name),
+/// with the `CUDA_VISIBLE_DEVICES` this process saw; None when it was not placed.
+pub(crate) fn gpu_from_env() -> Option<sweep::output::summary::GpuUse> {
+    let value = std::env::var(sweep::exec::gpu::TRIAL_ENV).ok()?;
+    let mut parts = value.splitn(4, ':');
+    Some(sweep::output::summary::GpuUse {
+        index: parts.next()?.parse().ok()?,
+        estimate_bytes: parts.next().and_then(|e| e.parse().ok()),
+        neighbours: parts.next().and_then(|n| n.parse().ok()).unwrap_or(0),
+        name: parts.next().unwrap_or_default().to_string(),
+        cuda_visible_devices: std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_default(),
+        peak_at_oom: None,
+    })
+}
+
+/// For tests without a GPU only: `SWEEP_FAKE_CUDA_OOM=<run id>` makes that run's trial fail
+/// with libtorch's CUDA out-of-memory text when the sweep placed it beside other trials,
+/// `<run id>:always` even alone. Read only when set.
+pub(crate) fn fake_cuda_oom(dir: &RunDir) -> anyhow::Result<()> {
+    let Ok(fake) = std::env::var("SWEEP_FAKE_CUDA_OOM") else { return Ok(()) };
+    let (id, always) = match fake.strip_suffix(":always") {
+        Some(id) => (id.to_string(), true),
+        None => (fake, false),
+    };
+    let neighbours = gpu_from_env().map_or(0, |g| g.neighbours);
+    if id == dir.id() && (always || neighbours > 0) {
+        anyhow::bail!(
+            "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 8.00 GiB of which 1.00 GiB is free. \
+             Including non-PyTorch memory, this process has 6.50 GiB memory in use. (fake, SWEEP_FAKE_CUDA_OOM)"
+        );
+    }
+    Ok(())
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {

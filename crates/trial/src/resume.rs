@@ -44,6 +44,7 @@ pub(crate) fn peak_rss_mb() -> Option<f64> {
 /// cache must hold the sources as they are now, tokenized by this run's tokenizer.
 pub(crate) fn inputs(dir: &RunDir, config: &RunConfig) -> anyhow::Result<(Device, Tokenizer, TokenData)> {
     let start = std::time::Instant::now();
+    crate::record::fake_cuda_oom(dir)?;
     let device = train::pick_device(&config.train.device)?;
     let tokenizer = Tokenizer::load(&dir.tokenizer())?;
     let cached = corpus::cache::open(&config.data, &dir.token_cache_root(&config.data))?;

@@ -16,6 +16,7 @@
 pub mod claim;
 pub mod control;
 pub mod eta;
+pub mod gpu;
 pub mod hooks;
 pub mod job;
 pub mod options;

@@ -167,11 +167,13 @@ fn signal(pid: u32, signal: Signal) {
 /// keep freed memory up to 1 GiB in the heap rather than unmapping it.
 pub const MALLOC_TUNING: [(&str, &str); 2] = [("MALLOC_MMAP_THRESHOLD_", "1073741824"), ("MALLOC_TRIM_THRESHOLD_", "1073741824")];
 
-/// Runs each trial as `<exe> trial <dir> --threads N`, output appended to the run's train.log.
+/// Runs each trial as `<exe> trial <dir> --threads N`, output appended to the run's train.log;
+/// on a GPU placed by `gpus` when there are GPUs to place trials on.
 pub struct ProcessRunner {
     pub exe: PathBuf,
     pub threads_per_trial: usize,
     pub children: std::sync::Arc<Children>,
+    pub gpus: Option<std::sync::Arc<crate::exec::gpu::Gpus>>,
 }
 
 impl TrialRunner for ProcessRunner {
@@ -179,10 +181,22 @@ impl TrialRunner for ProcessRunner {
         self.run_pack(&[(run, dir)]).remove(0)
     }
 
-    /// One process for the pack: `<exe> trial DIR… --threads N`. A lone trial writes its
-    /// train.log directly; a pack's output comes through a pipe and each `[run id] ` line goes
-    /// to that run's train.log (any other line, such as a crash, to every member's).
+    /// One process for the pack (or the run), on a GPU with room when the sweep places
+    /// trials on GPUs.
     fn run_pack(&self, members: &[(&PlannedRun, &RunDir)]) -> Vec<Summary> {
+        match &self.gpus {
+            Some(gpus) => gpus.run(members, &|env| self.spawn(members, env)),
+            None => self.spawn(members, &[]),
+        }
+    }
+}
+
+impl ProcessRunner {
+    /// One process for the pack: `<exe> trial DIR… --threads N`, with `env` added. A lone
+    /// trial writes its train.log directly; a pack's output comes through a pipe and each
+    /// `[run id] ` line goes to that run's train.log (any other line, such as a crash, to
+    /// every member's).
+    fn spawn(&self, members: &[(&PlannedRun, &RunDir)], env: &[(String, String)]) -> Vec<Summary> {
         let start = Instant::now();
         let fail = |run: &PlannedRun, dir: &RunDir, reason: String| {
             let wall = start.elapsed().as_secs_f64();
@@ -217,6 +231,7 @@ impl TrialRunner for ProcessRunner {
                 command.env(var, value);
             }
         }
+        command.envs(env.iter().map(|(k, v)| (k, v)));
         command
             .arg("--threads")
             .arg(self.threads_per_trial.to_string())

@@ -21,6 +21,10 @@ impl RunDir {
     pub fn config(&self) -> PathBuf {
         self.path.join("config.json")
     }
+    /// The GPU the run's trial was placed on, while it runs (`summary::GpuUse`).
+    pub fn gpu(&self) -> PathBuf {
+        self.path.join("gpu.json")
+    }
     /// The tokenizer the run was trained with.
     pub fn tokenizer(&self) -> PathBuf {
         self.path.join("tokenizer.json")

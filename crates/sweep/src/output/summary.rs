@@ -102,6 +102,29 @@ pub struct Summary {
     /// Seconds the trial took to open its corpus (check and map the token cache) before step 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_load_seconds: Option<f64>,
+    /// The GPU it trained on, when the sweep placed it on one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuUse>,
+}
+
+/// The GPU a trial was placed on (also `gpu.json` in its folder while it runs).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GpuUse {
+    /// The machine's index of the GPU (nvidia-smi's).
+    pub index: usize,
+    pub name: String,
+    /// `CUDA_VISIBLE_DEVICES` as the trial process saw it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cuda_visible_devices: String,
+    /// The placement's estimate of the trial's GPU memory, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate_bytes: Option<u64>,
+    /// Other trials on the GPU when it started.
+    #[serde(default)]
+    pub neighbours: usize,
+    /// What CUDA said the process held when it ran out of memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_at_oom: Option<String>,
 }
 
 /// Where early termination stopped a run, and what that saved.
@@ -146,6 +169,7 @@ impl Summary {
             pruned: None,
             peak_rss_mb: None,
             data_load_seconds: None,
+            gpu: None,
             packed_with: Vec::new(),
             slurm: None,
         }

@@ -8,6 +8,7 @@ pub mod check;
 pub mod corpus;
 pub mod early_stop;
 pub mod estimate;
+pub mod gpu_memory;
 pub mod run_id;
 pub mod slurm;
 pub mod space;

@@ -25,6 +25,8 @@ pub struct DryRun<'a> {
     pub data: &'a Counts,
     /// The cache entry the corpus is in, when it is.
     pub cache_dir: Option<&'a Path>,
+    /// The GPUs trials are placed on, when there are.
+    pub gpus: Option<&'a crate::exec::gpu::Gpus>,
     pub todo: &'a Pending<'a>,
     /// Predicted seconds of each pending run, in `todo.pending`'s order.
     pub predicted: &'a [Option<f64>],
@@ -61,6 +63,9 @@ fn plan_lines(out: &mut String, d: &DryRun) {
         data.vocab_size
     );
     let _ = writeln!(out, "corpus: {}", corpus_line(data, d.cache_dir));
+    if let Some(gpus) = d.gpus {
+        gpu_lines(out, gpus, d);
+    }
     if plan.adaptive() {
         let _ = writeln!(
             out,
@@ -71,7 +76,8 @@ fn plan_lines(out: &mut String, d: &DryRun) {
     if todo.skipped > 0 {
         let _ = writeln!(out, "{} of {} runs already finished; {} to train", todo.skipped, plan.runs.len(), todo.pending.len());
     }
-    let _ = writeln!(out, "{:<44} {:>9} {:>11} {:>8} {:>10} {:>9} {:>8}", "run", "params", "tokens", "epochs", "uniq/param", "TFLOP", "est. s");
+    let gpu_header = if d.gpus.is_some() { format!(" {:>8}", "GPU MB") } else { String::new() };
+    let _ = writeln!(out, "{:<44} {:>9} {:>11} {:>8} {:>10} {:>9} {:>8}{gpu_header}", "run", "params", "tokens", "epochs", "uniq/param", "TFLOP", "est. s");
     let mut total_flops = 0.0;
     for (run, seconds) in todo.pending.iter().zip(predicted) {
         let (m, t) = (&run.config.model, &run.config.train);
@@ -82,9 +88,13 @@ fn plan_lines(out: &mut String, d: &DryRun) {
         let seconds = seconds.map_or("?".to_string(), |s| format!("{s:.1}"));
         // Distinct training tokens the run sees, per parameter (Chinchilla's optimum is about 20).
         let unique_per_param = tokens.min(train_tokens) / params.total.max(1) as f64;
+        let gpu_mb = match d.gpus {
+            Some(g) => format!(" {:>8}", crate::plan::gpu_memory::trial_bytes([&run.config], g.vocab_size) >> 20),
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "{:<44} {:>8.3}M {:>11} {:>8.2} {:>10.3} {:>9.3} {:>8}",
+            "{:<44} {:>8.3}M {:>11} {:>8.2} {:>10.3} {:>9.3} {:>8}{gpu_mb}",
             run.id,
             params.total as f64 / 1e6,
             tokens as u64,
@@ -106,6 +116,31 @@ fn plan_lines(out: &mut String, d: &DryRun) {
         estimate::human(wall),
         if wall >= 60.0 { format!(" ({wall:.0} s)") } else { String::new() },
         if on_gpu { "GPU" } else { "CPU" }
+    );
+}
+
+/// The GPUs and how trials share them.
+fn gpu_lines(out: &mut String, gpus: &crate::exec::gpu::Gpus, d: &DryRun) {
+    let list: Vec<String> = gpus
+        .placement
+        .gpus
+        .iter()
+        .map(|g| format!("{} {} ({:.1} of {:.1} GB free)", g.index, g.name, g.free_bytes as f64 / 1e9, g.total_bytes as f64 / 1e9))
+        .collect();
+    let _ = writeln!(out, "GPUs: {}", list.join("; "));
+    let largest = d.todo.pending.iter().map(|r| crate::plan::gpu_memory::trial_bytes([&r.config], gpus.vocab_size)).max().unwrap_or(0);
+    let per_gpu: Vec<String> = gpus.placement.gpus.iter().map(|g| gpus.placement.per_gpu_for(g, largest).to_string()).collect();
+    let how = match gpus.placement.per_gpu {
+        crate::exec::gpu::placement::PerGpu::Auto => "as many as fit in its free memory by the estimate (GPU MB below",
+        crate::exec::gpu::placement::PerGpu::Fixed(_) => "as --trials-per-gpu says (GPU MB below is the estimate",
+    };
+    let _ = writeln!(
+        out,
+        "placement: each trial sees one GPU (CUDA_VISIBLE_DEVICES); up to {} trial(s) per GPU, {how}: weights, gradients and AdamW in fp32, bf16 activations and logits, ×{} margin, plus {} MB for the CUDA context); {} at a time",
+        per_gpu.join("/"),
+        crate::plan::gpu_memory::MARGIN,
+        crate::plan::gpu_memory::CONTEXT_BYTES >> 20,
+        d.jobs
     );
 }
 
@@ -351,6 +386,7 @@ mod tests {
             swept: &swept,
             data: &data,
             cache_dir: None,
+            gpus: None,
             todo: &todo,
             predicted: &[Some(30.0), Some(10.0)],
             jobs: 1,

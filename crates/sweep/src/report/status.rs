@@ -31,6 +31,8 @@ pub struct RunState {
     pub id: String,
     pub max_iters: u64,
     pub state: State,
+    /// The GPU a running trial was placed on (its gpu.json).
+    pub gpu: Option<crate::output::summary::GpuUse>,
 }
 
 /// A sweep folder's runs and their states; `more` counts runs a search method has still to
@@ -87,7 +89,8 @@ fn state_of(run: &PlannedRun, sweep_dir: &Path, host: &str) -> RunState {
         (None, Some(s)) => State::Ended(Box::new(s)),
         (None, None) => State::Pending,
     };
-    RunState { id: run.id.clone(), max_iters, state }
+    let gpu = matches!(state, Running { .. }).then(|| std::fs::read(dir.gpu()).ok().and_then(|b| serde_json::from_slice(&b).ok())).flatten();
+    RunState { id: run.id.clone(), max_iters, state, gpu }
 }
 
 use State::{Orphaned, Running};
@@ -136,7 +139,10 @@ impl RunState {
         };
         match &self.state {
             State::Pending => String::new(),
-            Running { claim, step } => format!("{} on {}", at(step), owner(claim)),
+            Running { claim, step } => {
+                let gpu = self.gpu.as_ref().map(|g| format!(", GPU {} ({})", g.index, g.name)).unwrap_or_default();
+                format!("{} on {}{gpu}", at(step), owner(claim))
+            }
             Orphaned { claim, why, step } => format!("{} when {} stopped: {why}; the next worker takes it over", at(step), owner(claim)),
             State::Ended(s) => {
                 let numbers = match (s.best_val_loss, s.best_step) {
@@ -221,7 +227,31 @@ pub fn runs_text(dir: &Path, all: bool) -> anyhow::Result<String> {
     if hidden > 0 {
         let _ = writeln!(out, "… and {hidden} pending runs (`sweep status --all` lists them)");
     }
+    out.push_str(&gpus_text(&state.runs, &crate::exec::gpu::inventory::machine()));
     Ok(out)
+}
+
+/// One line per GPU that running trials are placed on: its trials, their estimated memory,
+/// and the memory nvidia-smi says is in use now.
+fn gpus_text(runs: &[RunState], machine: &[crate::exec::gpu::inventory::Gpu]) -> String {
+    let mut by_gpu: std::collections::BTreeMap<usize, (String, Vec<&str>, u64)> = Default::default();
+    for r in runs {
+        if let Some(g) = &r.gpu {
+            let e = by_gpu.entry(g.index).or_insert_with(|| (g.name.clone(), Vec::new(), 0));
+            e.1.push(&r.id);
+            e.2 += g.estimate_bytes.unwrap_or(0);
+        }
+    }
+    let mut out = String::new();
+    for (index, (name, ids, estimate)) in by_gpu {
+        let now = machine
+            .iter()
+            .find(|g| g.index == index)
+            .map(|g| format!("; {:.1} of {:.1} GB in use now", (g.total_bytes - g.free_bytes) as f64 / 1e9, g.total_bytes as f64 / 1e9))
+            .unwrap_or_default();
+        let _ = writeln!(out, "GPU {index} ({name}): {} trial(s) ({}), estimated {:.1} GB{now}", ids.len(), ids.join(", "), estimate as f64 / 1e9);
+    }
+    out
 }
 
 /// Each job array's tasks from squeue (and sacct, when the cluster keeps accounting).
@@ -264,4 +294,25 @@ pub fn jobs_text(submitted: &[jobs::Job]) -> anyhow::Result<String> {
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::gpu::inventory::Gpu;
+    use crate::output::summary::GpuUse;
+
+    #[test]
+    fn running_trials_are_listed_under_their_gpu_with_the_memory_in_use() {
+        let on = |id: &str, index: usize, gb: u64| RunState {
+            id: id.into(),
+            max_iters: 100,
+            state: State::Pending,
+            gpu: Some(GpuUse { index, name: format!("Fake {index}"), estimate_bytes: Some(gb * 1_000_000_000), ..Default::default() }),
+        };
+        let runs = [on("a", 0, 2), on("b", 1, 3), on("c", 0, 4)];
+        let machine = [Gpu { index: 0, uuid: "GPU-0".into(), name: "Fake 0".into(), total_bytes: 16_000_000_000, free_bytes: 10_000_000_000 }];
+        let text = gpus_text(&runs, &machine);
+        assert_eq!(text, "GPU 0 (Fake 0): 2 trial(s) (a, c), estimated 6.0 GB; 6.0 of 16.0 GB in use now\nGPU 1 (Fake 1): 1 trial(s) (b), estimated 3.0 GB\n");
+    }
 }

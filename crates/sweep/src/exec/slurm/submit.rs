@@ -21,6 +21,9 @@ pub struct Request<'a> {
     pub out: &'a Path,
     /// `--device`, passed on to every task.
     pub device: Option<&'a str>,
+    /// `--trials-per-gpu` as given (auto or N), passed on to every task: with
+    /// `--gpus-per-task G` a task trains up to G×N runs at once on its GPUs.
+    pub trials_per_gpu: &'a str,
     pub rerun: Rerun,
     pub dry_run: bool,
     /// The `slurm:` settings given as flags, over the spec's.
@@ -34,7 +37,15 @@ pub struct Request<'a> {
 pub fn submit(req: &Request, spec: &Spec, plan: &Plan, todo: &Pending, sweep_dir: &Path) -> anyhow::Result<()> {
     let settings = spec.slurm.clone().unwrap_or_default().overridden_by(req.flags);
     anyhow::ensure!(todo.conflicts.is_empty(), "{}", conflicts_message(&todo.conflicts));
-    let tasks = todo.pending.len();
+    // A task with G GPUs trains G×K runs at once (K = --trials-per-gpu; counted as 1 for
+    // auto, whose number each task finds from its GPUs' memory), so fewer tasks are needed.
+    let per_task = settings.gpus_per_task.unwrap_or(0) as usize * req.trials_per_gpu.parse::<usize>().unwrap_or(1);
+    let tasks = todo.pending.len().div_ceil(per_task.max(1));
+    let each = match (settings.gpus_per_task, per_task) {
+        (Some(g), n) if n > 1 => format!("each training up to {n} of the {} runs at once on its {g} GPU(s)", todo.pending.len()),
+        (Some(g), _) => format!("each training runs on its {g} GPU(s), as many at once as fit by the estimate ({} runs to train)", todo.pending.len()),
+        (None, _) => "one per run to train".to_string(),
+    };
     if tasks == 0 {
         println!("sweep {}: all {} runs finished; nothing to submit (report: {})", plan.name, todo.skipped, sweep_dir.join("report.md").display());
         return Ok(());
@@ -56,6 +67,9 @@ pub fn submit(req: &Request, spec: &Spec, plan: &Plan, todo: &Pending, sweep_dir
     ];
     if let Some(d) = req.device {
         worker_args.extend(["--device".to_string(), d.to_string()]);
+    }
+    if settings.gpus_per_task.is_some() {
+        worker_args.extend(["--trials-per-gpu".to_string(), req.trials_per_gpu.to_string()]);
     }
     if req.rerun.failed {
         worker_args.push("--retry-failed".into());
@@ -83,7 +97,7 @@ pub fn submit(req: &Request, spec: &Spec, plan: &Plan, todo: &Pending, sweep_dir
     let parallel = script::max_parallel(&settings, tasks);
     let finished = if todo.skipped > 0 { format!(" ({} finished before)", todo.skipped) } else { String::new() };
     if req.dry_run {
-        println!("sweep {}: would submit a Slurm job array of {tasks} task(s), one per run to train{finished}, {parallel} at a time; its script:\n", plan.name);
+        println!("sweep {}: would submit a Slurm job array of {tasks} task(s), {each}{finished}, {parallel} at a time; its script:\n", plan.name);
         print!("{text}");
         return Ok(());
     }
@@ -108,7 +122,7 @@ pub fn submit(req: &Request, spec: &Spec, plan: &Plan, todo: &Pending, sweep_dir
     let job_id = command::sbatch(&script_path)?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     jobs::record(&sweep_dir, &jobs::Job { job_id: job_id.clone(), tasks, max_parallel: parallel, submitted_unix: now, command: command_line })?;
-    println!("sweep {}: submitted Slurm job {job_id}: {tasks} array task(s), one per run to train{finished}, {parallel} at a time", plan.name);
+    println!("sweep {}: submitted Slurm job {job_id}: {tasks} array task(s), {each}{finished}, {parallel} at a time", plan.name);
     println!("  script: {}", shown.join("slurm/submit.sbatch").display());
     println!("  logs:   {}", shown.join(format!("slurm/task-{job_id}_<task>.log")).display());
     println!("  follow: sweep status {}", shown.display());
