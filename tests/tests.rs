@@ -57,3 +57,7 @@ mod corpora;
 /// over the GPUs, each process sees one (`CUDA_VISIBLE_DEVICES`), out of memory beside
 /// others is retried, and `--gpus` picks a subset.
 mod gpus;
+
+/// `sweep fit` and `sweep next` on a real (tiny) sweep: the fit's text and warnings, and a
+/// next spec whose dry run passes unchanged.
+mod fit_next;

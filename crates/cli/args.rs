@@ -26,6 +26,11 @@ pub enum Command {
     Diagnose(DiagnoseArgs),
     /// Overlay the loss curves of any runs, from any sweeps, in one picture
     Compare(CompareArgs),
+    /// Fit a scaling law L(N, D) = E + A/N^α + B/D^β across a sweep's runs: intervals, the
+    /// compute-optimal size and data for larger budgets, and what the fit cannot support
+    Fit(FitArgs),
+    /// Write the spec of the next sweep from a finished one, every line with its reason
+    Next(NextArgs),
     /// What every run of a sweep is doing now (pending, running where and at which step, or
     /// how it ended), and for a Slurm sweep its job array's tasks
     Status(StatusArgs),
@@ -166,6 +171,40 @@ pub struct CompareArgs {
     /// The picture to write: .png, or .svg
     #[arg(long, short = 'o', default_value = "compare.png")]
     pub output: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FitArgs {
+    /// A sweep folder, e.g. runs/scaling
+    pub sweep_dir: PathBuf,
+    /// Also fit each evaluation of runs whose learning rate does not decay (a cosine cut
+    /// short is not a shorter run, so decaying runs give only their final loss)
+    #[arg(long)]
+    pub use_evals: bool,
+    /// Also the compute-optimal size, data and loss at this budget, in FLOPs (e.g. 1e18)
+    #[arg(long, value_name = "FLOPS")]
+    pub budget_flops: Option<f64>,
+    /// Predict the final val loss of this run folder (one the fit did not see) from its N and D
+    #[arg(long, value_name = "RUN_DIR")]
+    pub predict_run: Option<PathBuf>,
+    /// text, or json (the fit, its intervals and the prediction, for scripts)
+    #[arg(long, default_value = "text")]
+    pub format: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct NextArgs {
+    /// A finished sweep folder, e.g. runs/feiniao
+    pub sweep_dir: PathBuf,
+    /// Where to write the spec [default: sweeps/<name>_next.yaml]
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Move sizes and max_iters along the fitted compute-optimal frontier to this budget, in FLOPs
+    #[arg(long, value_name = "FLOPS", conflicts_with = "budget_hours")]
+    pub budget_flops: Option<f64>,
+    /// The same, as hours of this sweep's measured training throughput (FLOP/s)
+    #[arg(long, value_name = "HOURS")]
+    pub budget_hours: Option<f64>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -5,6 +5,8 @@
 mod args;
 mod compare;
 mod diagnose;
+mod fit;
+mod next;
 mod report;
 mod run;
 mod sample;
@@ -32,6 +34,8 @@ fn main() -> ExitCode {
         Command::Sample(a) => sample::sample(a),
         Command::Diagnose(a) => diagnose::diagnose(a),
         Command::Compare(a) => compare::compare(a),
+        Command::Fit(a) => fit::fit(a),
+        Command::Next(a) => next::next(a),
         Command::Status(a) => status::status(a),
         Command::Cancel(a) => status::cancel(a),
         Command::Trial(a) => trial::trial(a),

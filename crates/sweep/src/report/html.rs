@@ -225,6 +225,14 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
         html.push_str("</div>\n<p class=\"hint\">Every finished run is a dot; the line joins the mean per value, with ± one standard deviation where a value has several runs.</p>\n");
     }
 
+    // The scaling law, when the sweep spans sizes and token budgets.
+    if let Some((points, fit)) = crate::report::scaling::of_sweep(sweep_dir, false, None)? {
+        std::fs::write(plots.join("scaling.svg"), crate::report::scaling::chart_svg(&fit, &points)?)?;
+        html.push_str("<h2>Scaling law</h2>\n");
+        html.push_str(&format!("<pre>{}</pre>\n", escape(&crate::report::scaling::render(&name, &fit, &points, false))));
+        html.push_str(&figure("scaling.svg", "loss against compute, with the fitted frontier and its predictions"));
+    }
+
     // Curves.
     html.push_str(&format!("<h2>Loss curves of the best {} runs</h2>\n", curves.len()));
     charts::overlay(&plots.join("val_top.svg"), "val loss of the best runs", "val loss (nats / token)", &pick(|r| r.val_loss))?;

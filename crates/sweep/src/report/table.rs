@@ -485,7 +485,13 @@ pub fn sweep_picture(runs: &[Summary]) -> Vec<String> {
 pub fn write_sweep_reports(sweep_dir: &Path) -> anyhow::Result<()> {
     let runs = load_all(sweep_dir)?;
     let opts = RankBy::default();
-    write_atomic(&sweep_dir.join("report.md"), render_sweep(sweep_dir, &runs, &opts, Format::Md)?.as_bytes())?;
+    let mut md = render_sweep(sweep_dir, &runs, &opts, Format::Md)?;
+    if let Some((points, fit)) = crate::report::scaling::of_sweep(sweep_dir, false, None)? {
+        let name = sweep_dir.file_name().map_or("sweep".into(), |n| n.to_string_lossy().into_owned());
+        md.push_str("\n## Scaling law\n\n");
+        md.push_str(&crate::report::scaling::render(&name, &fit, &points, true));
+    }
+    write_atomic(&sweep_dir.join("report.md"), md.as_bytes())?;
     write_atomic(&sweep_dir.join("report.csv"), render(&runs, &opts, Format::Csv)?.as_bytes())
 }
 

@@ -20,6 +20,9 @@ pub struct Gpus {
     pub vocab_size: usize,
 }
 
+/// Starts a trial process with the environment it is given; its members' summaries.
+pub type Spawn<'a> = dyn Fn(&[(String, String)]) -> Vec<Summary> + 'a;
+
 /// What a trial process is told about its GPU: `index:estimate bytes:neighbours:name`.
 pub const TRIAL_ENV: &str = "SWEEP_GPU";
 
@@ -43,7 +46,7 @@ impl Gpus {
 
     /// Runs the trial of `members` on a GPU with room (waiting for one), through `spawn`,
     /// which starts the trial process with the environment it is given.
-    pub fn run(&self, members: &[(&PlannedRun, &RunDir)], spawn: &dyn Fn(&[(String, String)]) -> Vec<Summary>) -> Vec<Summary> {
+    pub fn run(&self, members: &[(&PlannedRun, &RunDir)], spawn: &Spawn) -> Vec<Summary> {
         let need = self.need(members);
         let mut limit: Option<usize> = None;
         loop {
