@@ -151,13 +151,7 @@ pub fn analyse(runs: &[RunPoints], extra_budget: Option<f64>, seed: u64) -> Opti
             }
         })
         .collect();
-    let distinct = |f: &dyn Fn(&Obs) -> f64| {
-        let mut v: Vec<f64> = obs.iter().map(f).collect();
-        v.sort_by(f64::total_cmp);
-        v.dedup_by(|x, y| (*x / *y - 1.0).abs() < 0.02);
-        v.len()
-    };
-    let (sizes, n_budgets) = (distinct(&|o| o.n), distinct(&|o| o.d));
+    let (sizes, n_budgets) = (distinct(obs.iter().map(|o| o.n)), distinct(obs.iter().map(|o| o.d)));
     let mut a = Analysis {
         law,
         e: est(law.e, &|l| l.e),
@@ -214,6 +208,15 @@ pub fn analyse(runs: &[RunPoints], extra_budget: Option<f64>, seed: u64) -> Opti
     a.left_out = left_out;
     a.laws = laws;
     Some(a)
+}
+
+/// How many different values there are, counting values within 2% of each other as one
+/// (sizes or token counts of one setting differ a little between runs).
+pub fn distinct(values: impl Iterator<Item = f64>) -> usize {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    v.dedup_by(|x, y| (*x / *y - 1.0).abs() < 0.02);
+    v.len()
 }
 
 /// "2 diverged, 3 pruned".

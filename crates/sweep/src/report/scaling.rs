@@ -68,13 +68,8 @@ pub fn points(sweep_dir: &Path, use_evals: bool) -> anyhow::Result<Points> {
 /// token budgets among five finished runs.
 pub fn qualifies(points: &Points) -> bool {
     let used: Vec<&Obs> = points.runs.iter().filter(|r| r.left_out.is_none()).flat_map(|r| r.obs.first()).collect();
-    let distinct = |f: &dyn Fn(&Obs) -> f64| {
-        let mut v: Vec<f64> = used.iter().map(|o| f(o)).collect();
-        v.sort_by(f64::total_cmp);
-        v.dedup_by(|a, b| (*a / *b - 1.0).abs() < 0.02);
-        v.len()
-    };
-    used.len() >= 5 && distinct(&|o| o.n) >= 2 && distinct(&|o| o.d) >= 2
+    let distinct = |f: fn(&Obs) -> f64| scaling::analysis::distinct(used.iter().map(|o| f(o)));
+    used.len() >= 5 && distinct(|o| o.n) >= 2 && distinct(|o| o.d) >= 2
 }
 
 fn sci(x: f64) -> String {
