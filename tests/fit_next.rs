@@ -35,7 +35,7 @@ fn fit_and_next_on_a_finished_sweep() {
     for line in spec.lines().skip_while(|l| !l.starts_with("settings:")).take_while(|l| !l.starts_with("sample:")) {
         assert!(line.ends_with(':') || line.contains(" # "), "a line without its reason: {line:?}\n{spec}");
     }
-    assert!(spec.contains("compute-optimal for 1.00e12 FLOPs (--budget-flops 1e12)"), "{spec}");
+    assert!(spec.contains("compute-optimal for 1.00e12 FLOPs per run (--budget-flops 1e12; C = 6·N·D"), "{spec}");
     let dry = w.sweep(&["run", "sweeps/sc_next.yaml", "--dry-run"]);
     assert!(dry.status.success(), "the next spec must pass a dry run:\n{spec}\n{}{}", stdout(&dry), stderr(&dry));
     assert!(stdout(&dry).starts_with("sweep sc_next: "), "{}", stdout(&dry));

@@ -26,11 +26,15 @@ use trial::calibrate;
 
 /// The GPUs trials are placed on: those the inventory lists (nvidia-smi; in tests the fake
 /// of `SWEEP_FAKE_GPUS`) that CUDA_VISIBLE_DEVICES and --gpus allow, when every run's device
-/// is auto or cuda (a run pinned to cuda:N stays there, unplaced). None on a machine without.
-fn placement(a: &RunArgs, plan: &sweep::Plan, vocab_size: usize) -> Result<Option<Gpus>, String> {
+/// is auto or cuda (a run pinned to cuda:N stays there, unplaced), and libtorch sees CUDA
+/// here (`cuda_here`; a login node submitting to Slurm places nothing itself). None on a
+/// machine without.
+fn placement(a: &RunArgs, plan: &sweep::Plan, vocab_size: usize, cuda_here: bool) -> Result<Option<Gpus>, String> {
     let choice = inventory::Choice::parse(&a.gpus)?;
     let per_gpu = PerGpu::parse(&a.trials_per_gpu)?;
-    let placeable = plan.runs.iter().all(|r| matches!(r.config.train.device.as_str(), "auto" | "cuda"));
+    // The tests' fake inventory stands for GPUs that libtorch cannot see.
+    let fake = std::env::var_os(inventory::FAKE_ENV).is_some();
+    let placeable = (cuda_here || fake) && plan.runs.iter().all(|r| matches!(r.config.train.device.as_str(), "auto" | "cuda"));
     let machine = if placeable { inventory::machine() } else { Vec::new() };
     if machine.is_empty() {
         return match choice {
@@ -160,7 +164,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
     }
     let (spec, plan) = (&checked.spec, &checked.plan);
     let on_gpu = plan.runs.iter().any(|r| train::pick_device(&r.config.train.device).is_ok_and(|d| d.is_cuda()));
-    let gpus = match placement(&a, plan, checked.corpus.counts.vocab_size) {
+    let gpus = match placement(&a, plan, checked.corpus.counts.vocab_size, on_gpu) {
         Ok(g) => g.map(Arc::new),
         Err(why) => return refuse(why),
     };

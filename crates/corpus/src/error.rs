@@ -44,8 +44,8 @@ pub enum DataError {
     TooShort { path: PathBuf, n_tokens: usize, n_train: usize, n_val: usize, block_size: usize, val_fraction: f64, need: usize },
     #[error("no files match data.path {pattern}{hint}")]
     NoMatch { pattern: String, hint: String },
-    #[error("data folder {dir} holds {kinds}; name one kind with a glob, e.g. {dir}/*.parquet")]
-    MixedFolder { dir: PathBuf, kinds: String },
+    #[error("data folder {dir} holds {kinds}; name one kind with a glob, e.g. {dir}/*.{ext}")]
+    MixedFolder { dir: PathBuf, kinds: String, ext: &'static str },
     #[error("{path} is one nanoGPT token file; give data.path the folder that holds train.bin and val.bin ({dir})")]
     BinFile { path: PathBuf, dir: PathBuf },
     #[error(

@@ -175,6 +175,14 @@ pub fn analyse(runs: &[RunPoints], extra_budget: Option<f64>, seed: u64) -> Opti
     if n_budgets < 3 {
         a.warnings.push(format!("only {n_budgets} token budget(s): D's exponent β cannot be pinned down; train at least 3 lengths"));
     }
+    for (name, e) in [("α", a.alpha), ("β", a.beta)] {
+        if e.value > 1.5 {
+            a.warnings.push(format!(
+                "{name} = {:.2} is far above what language models show (about 0.2 to 0.8): the runs do not trace a scaling law; do not plan from it",
+                e.value
+            ));
+        }
+    }
     let lowest = obs.iter().map(|o| o.loss).fold(f64::INFINITY, f64::min);
     if a.e.value < 0.05 * lowest {
         a.warnings.push(format!(

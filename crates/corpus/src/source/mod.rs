@@ -62,7 +62,7 @@ fn format_of_extension(path: &Path) -> Option<SourceFormat> {
     match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
         "parquet" => Some(SourceFormat::Parquet),
         "jsonl" | "ndjson" => Some(SourceFormat::Jsonl),
-        "txt" | "text" | "md" => Some(SourceFormat::Text),
+        "txt" | "text" => Some(SourceFormat::Text),
         _ => None,
     }
 }
@@ -134,7 +134,12 @@ fn one_format(dir: &Path, files: &[PathBuf]) -> Result<SourceFormat, DataError> 
         [one] => Ok(*one),
         _ => {
             let names: Vec<String> = kinds.iter().map(|k| format!("{} files", k.name())).collect();
-            Err(DataError::MixedFolder { dir: dir.to_path_buf(), kinds: names.join(" and ") })
+            let ext = match kinds[0] {
+                SourceFormat::Parquet => "parquet",
+                SourceFormat::Jsonl => "jsonl",
+                _ => "txt",
+            };
+            Err(DataError::MixedFolder { dir: dir.to_path_buf(), kinds: names.join(" and "), ext })
         }
     }
 }
@@ -230,7 +235,7 @@ mod tests {
     fn paths_resolve_to_formats_and_sorted_files() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        for name in ["b.jsonl", "a.jsonl", "notes.csv"] {
+        for name in ["b.jsonl", "a.jsonl", "notes.csv", "README.md"] {
             std::fs::write(d.join(name), "{\"text\":\"x\"}\n").unwrap();
         }
         let s = resolve(&format!("{}/*.jsonl", d.display()), None, None).unwrap();
@@ -241,9 +246,9 @@ mod tests {
         assert_eq!((s.format, s.files.len(), s.field.as_str()), (SourceFormat::Jsonl, 2, "body"));
         std::fs::write(d.join("c.parquet"), b"x").unwrap();
         let err = resolve(&d.display().to_string(), None, None).unwrap_err().to_string();
-        assert!(err.contains("holds JSONL files and parquet files; name one kind with a glob"), "{err}");
+        assert!(err.contains("holds JSONL files and parquet files; name one kind with a glob, e.g. ") && err.ends_with("/*.jsonl"), "{err}");
         let err = resolve(&format!("{}/*.parket", d.display()), None, None).unwrap_err().to_string();
-        assert!(err.contains("no files match data.path") && err.contains("holds 4 entries, e.g. a.jsonl, b.jsonl, c.parquet, notes.csv"), "{err}");
+        assert!(err.contains("no files match data.path") && err.contains("holds 5 entries, e.g. README.md, a.jsonl, b.jsonl, c.parquet, notes.csv"), "{err}");
         std::fs::write(d.join("train.bin"), [0u8, 0]).unwrap();
         let err = resolve(&d.join("train.bin").display().to_string(), None, None).unwrap_err().to_string();
         assert!(err.contains("is one nanoGPT token file; give data.path the folder that holds train.bin and val.bin"), "{err}");

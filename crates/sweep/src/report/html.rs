@@ -229,7 +229,7 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
     if let Some((points, fit)) = crate::report::scaling::of_sweep(sweep_dir, false, None)? {
         std::fs::write(plots.join("scaling.svg"), crate::report::scaling::chart_svg(&fit, &points)?)?;
         html.push_str("<h2>Scaling law</h2>\n");
-        html.push_str(&format!("<pre>{}</pre>\n", escape(&crate::report::scaling::render(&name, &fit, &points, false))));
+        html.push_str(&format!("<pre style=\"white-space: pre-wrap\">{}</pre>\n", escape(&crate::report::scaling::render(&name, &fit, &points, false))));
         html.push_str(&figure("scaling.svg", "loss against compute, with the fitted frontier and its predictions"));
     }
 

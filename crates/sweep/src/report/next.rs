@@ -137,8 +137,9 @@ fn line(out: &mut String, key: &str, value: &str, why: &str) {
     let _ = writeln!(out, "{:<34} # {why}", format!("  {key}: {value}"));
 }
 
-/// The spec text of the next sweep after the one in `sweep_dir`.
-pub fn next_spec(sweep_dir: &Path, budget_flops: Option<f64>, budget_hours: Option<f64>) -> anyhow::Result<String> {
+/// The spec text of the next sweep after the one in `sweep_dir`, and the cautions it
+/// carries (also at the top of the text, as comments).
+pub fn next_spec(sweep_dir: &Path, budget_flops: Option<f64>, budget_hours: Option<f64>) -> anyhow::Result<(String, Vec<String>)> {
     let spec = Spec::saved(sweep_dir)?;
     let runs = load_all(sweep_dir)?;
     let done: Vec<&Summary> = runs.iter().filter(|s| s.status == Status::Done).collect();
@@ -161,6 +162,7 @@ pub fn next_spec(sweep_dir: &Path, budget_flops: Option<f64>, budget_hours: Opti
     let mut out = String::new();
     let _ = writeln!(out, "# The next sweep after {} (written by `sweep next`): every line says why.", spec.name);
     let _ = writeln!(out, "name: {}_next", spec.name);
+    let caution_at = out.len();
     let _ = writeln!(out, "data:                          # the same corpus");
     let data = serde_json::to_value(&spec.data)?;
     if let Some(obj) = data.as_object() {
@@ -168,6 +170,8 @@ pub fn next_spec(sweep_dir: &Path, budget_flops: Option<f64>, budget_hours: Opti
             let _ = writeln!(out, "  {k}: {}", yaml(v));
         }
     }
+    // Reasons to doubt what follows, said at the top of the file and by the command.
+    let mut cautions: Vec<String> = Vec::new();
     let mut settings: Vec<(String, Value, String)> = spec.settings.iter().map(|(k, v)| (k.clone(), v.clone(), "as before".to_string())).collect();
     let mut grid: Vec<(String, Vec<Value>, String)> = Vec::new();
     // Along the frontier: the size and the length for the budget, from the fit.
@@ -200,12 +204,30 @@ pub fn next_spec(sweep_dir: &Path, budget_flops: Option<f64>, budget_hours: Opti
         settings.retain(|(k, _, _)| !["embed_dim", "n_layers", "max_iters"].contains(&k.as_str()));
         let p = a.predict(n, d);
         let why = format!(
-            "compute-optimal for {:.2e} FLOPs ({how}): N {:.3e} non-embedding parameters, D {:.3e} tokens; predicted loss {:.3} [{:.3}, {:.3}]",
+            "compute-optimal for {:.2e} FLOPs per run ({how}; C = 6·N·D, embeddings not counted): N {:.3e} non-embedding parameters, D {:.3e} tokens; predicted loss {:.3} [{:.3}, {:.3}]",
             c, n, d, p.value, p.low, p.high
         );
-        settings.push(("n_layers".into(), json!(layers), why.clone()));
+        settings.push(("n_layers".into(), json!(layers), "kept from this sweep (the fit gives a size, not a depth)".into()));
         settings.push(("embed_dim".into(), json!(width), format!("12·n_layers·embed_dim² ≈ N; {why}")));
         settings.push(("max_iters".into(), json!(iters), format!("D / {tokens_per_step} tokens per step")));
+        let train_tokens = done.iter().find_map(|s| s.train_tokens).unwrap_or(0);
+        if train_tokens > 0 && d / train_tokens as f64 > scaling::analysis::MAX_EPOCHS {
+            cautions.push(format!(
+                "these runs would see the corpus {:.1} times ({:.3e} tokens of {train_tokens}): D is no longer fresh data there, and the law does not hold; use more text or a smaller budget",
+                d / train_tokens as f64,
+                d
+            ));
+        }
+        if !a.warnings.is_empty() {
+            cautions.push(format!("the fit these sizes rest on warns: {}", a.warnings.join("; ")));
+        }
+        let best_seen = done.iter().filter_map(|s| s.final_val_loss).fold(f64::INFINITY, f64::min);
+        if p.value > best_seen {
+            cautions.push(format!(
+                "the predicted loss {:.3} is worse than this sweep's best run ({best_seen:.3}): the fit does not describe these runs well",
+                p.value
+            ));
+        }
     }
     for d in decisions {
         settings.retain(|(k, _, _)| *k != d.key);
@@ -230,6 +252,8 @@ pub fn next_spec(sweep_dir: &Path, budget_flops: Option<f64>, budget_hours: Opti
             "every setting is settled: three seeds measure the noise of the chosen configuration".into(),
         ));
         settings.retain(|(k, _, _)| k != stats::SEED);
+    } else if spec.grid.contains_key(stats::SEED) && !grid.iter().any(|(k, _, _)| k == stats::SEED) {
+        cautions.push("seed is no longer swept: with this sweep's seeds every verdict was real, so the zoomed grid spends its runs on settings".into());
     }
     if !settings.is_empty() {
         let _ = writeln!(out, "settings:");
@@ -248,6 +272,13 @@ pub fn next_spec(sweep_dir: &Path, budget_flops: Option<f64>, budget_hours: Opti
             let _ = writeln!(out, "  {k}: {}", yaml(v));
         }
     }
+    if fit.is_none() && budget.is_some() {
+        cautions.push("no scaling law could be fitted (it needs 5 finished runs over 2+ sizes and token budgets): the budget was not used".into());
+    }
+    if !cautions.is_empty() {
+        let text: String = cautions.iter().map(|c| format!("# caution: {c}\n")).collect();
+        out.insert_str(caution_at, &text);
+    }
     match (&fit, &budget) {
         (Some(_), None) => {
             let _ = writeln!(
@@ -256,10 +287,7 @@ pub fn next_spec(sweep_dir: &Path, budget_flops: Option<f64>, budget_hours: Opti
                 sweep_dir.display()
             );
         }
-        (None, Some(_)) => {
-            let _ = writeln!(out, "# no scaling law could be fitted (it needs 5 finished runs over 2+ sizes and token budgets): the budget was not used");
-        }
         _ => {}
     }
-    Ok(out)
+    Ok((out, cautions))
 }

@@ -76,6 +76,9 @@ fn sci(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{x}");
     }
+    if x.abs() < 1e-6 {
+        return "≈0".into(); // a parameter the fit drove to nothing (E collapsing)
+    }
     let e = x.abs().log10().floor() as i32;
     if (-2..4).contains(&e) { format!("{x:.3}") } else { format!("{:.2}e{e}", x / 10f64.powi(e)) }
 }

@@ -82,10 +82,14 @@ impl Choice {
         if text == "all" {
             return Ok(Choice::All);
         }
-        text.split(',')
+        let wanted = text
+            .split(',')
             .map(|i| i.trim().parse::<usize>().map_err(|_| format!("--gpus {text}: expected all or GPU indices like 0,2,5")))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Choice::Only)
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(twice) = wanted.iter().enumerate().find(|(k, i)| wanted[..*k].contains(i)).map(|(_, i)| i) {
+            return Err(format!("--gpus {text} names GPU {twice} twice; name each GPU once"));
+        }
+        Ok(Choice::Only(wanted))
     }
 }
 
@@ -147,5 +151,6 @@ mod tests {
         let err = usable(&g, Some("0,1"), &Choice::parse("2").unwrap()).unwrap_err();
         assert_eq!(err, "--gpus names GPU 2, which is not here (visible: 0, 1)");
         assert!(Choice::parse("first").is_err());
+        assert_eq!(Choice::parse("1,1").unwrap_err(), "--gpus 1,1 names GPU 1 twice; name each GPU once");
     }
 }
