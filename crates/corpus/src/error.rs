@@ -78,6 +78,11 @@ pub enum DataError {
     NotPrepared { pattern: String, dir: PathBuf },
     #[error("{0}")]
     Config(String),
+    #[error(
+        "{path}: the validation split holds {n_val} tokens, too few for block_size {block_size} (it needs at least {need}); \
+         add text to the validation source (val.bin or data.val) or lower block_size"
+    )]
+    ValTooShort { path: PathBuf, n_val: u64, block_size: usize, need: usize },
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     #[error("text contains characters that are not in the vocabulary: {chars}; use only characters from the training text")]

@@ -254,15 +254,32 @@ impl TokenData {
         TokenData { train: all.slice(0, n_train), val: all.slice(n_train, n - n_train), vocab_size }
     }
 
-    /// Fails with `TooShort` unless both splits hold at least one (block_size + 1)-token window.
-    pub fn check_fits(&self, path: &Path, block_size: usize, val_fraction: f64) -> Result<(), DataError> {
+    /// Fails with `TooShort` unless both splits hold at least one (block_size + 1)-token
+    /// window; `val_fraction` is None when validation is a source of its own.
+    pub fn check_fits(&self, path: &Path, block_size: usize, val_fraction: Option<f64>) -> Result<(), DataError> {
         check_fits(path, self.train.len() as u64, self.val.len() as u64, block_size, val_fraction)
     }
 }
 
 /// `TokenData::check_fits` on counts alone (the plan knows counts before any token is read).
-pub fn check_fits(path: &Path, n_train: u64, n_val: u64, block_size: usize, val_fraction: f64) -> Result<(), DataError> {
+pub fn check_fits(path: &Path, n_train: u64, n_val: u64, block_size: usize, val_fraction: Option<f64>) -> Result<(), DataError> {
     let need = block_size + 1;
+    let Some(val_fraction) = val_fraction else {
+        // Validation is a file of its own (data.val, or a nanoGPT val.bin): say which split is short.
+        return match (n_train < need as u64, n_val < need as u64) {
+            (_, true) => Err(DataError::ValTooShort { path: path.to_path_buf(), n_val, block_size, need }),
+            (true, false) => Err(DataError::TooShort {
+                path: path.to_path_buf(),
+                n_tokens: (n_train + n_val) as usize,
+                n_train: n_train as usize,
+                n_val: n_val as usize,
+                block_size,
+                val_fraction: 0.0,
+                need,
+            }),
+            _ => Ok(()),
+        };
+    };
     if n_train < need as u64 || n_val < need as u64 {
         return Err(DataError::TooShort {
             path: path.to_path_buf(),
@@ -325,9 +342,14 @@ mod tests {
         let tok = Tokenizer::char_from_text(&text);
         let data = TokenData::split(&tok, &text, 0.1).unwrap();
         assert_eq!((data.train.len(), data.val.len()), (27, 3));
-        assert!(data.check_fits(Path::new("t.txt"), 2, 0.1).is_ok());
-        let err = data.check_fits(Path::new("t.txt"), 8, 0.1).unwrap_err().to_string();
+        assert!(data.check_fits(Path::new("t.txt"), 2, Some(0.1)).is_ok());
+        let err = data.check_fits(Path::new("t.txt"), 8, Some(0.1)).unwrap_err().to_string();
         assert!(err.contains("t.txt: 30 tokens is too short for block_size 8"), "{err}");
         assert!(err.contains("got 27 and 3"), "{err}");
+        let err = check_fits(Path::new("data/nano"), 1_000_000, 4, 16, None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "data/nano: the validation split holds 4 tokens, too few for block_size 16 (it needs at least 17); add text to the validation source (val.bin or data.val) or lower block_size"
+        );
     }
 }

@@ -53,7 +53,8 @@ pub(crate) fn inputs(dir: &RunDir, config: &RunConfig) -> anyhow::Result<(Device
         return Err(corpus::DataError::TokenizerMismatch { what, cache: cached.dir }.into());
     }
     let data = cached.token_data(config.data.val_fraction)?;
-    data.check_fits(Path::new(&config.data.path), config.model.block_size, config.data.val_fraction)?;
+    let val_fraction = cached.manifest.val.is_none().then_some(config.data.val_fraction);
+    data.check_fits(Path::new(&config.data.path), config.model.block_size, val_fraction)?;
     let _ = DATA_LOAD_SECONDS.set(start.elapsed().as_secs_f64());
     Ok((device, tokenizer, data))
 }

@@ -209,8 +209,11 @@ pub fn check(corpus: &Corpus, plan: &Plan, spec: &Spec, places: &Places) -> Vec<
         }
     };
     let c = &corpus.counts;
+    // Validation from a source of its own: data.val, or a nanoGPT folder's val.bin.
+    let separate_val = spec.data.val.is_some() || Path::new(&spec.data.path).join("val.bin").is_file();
+    let val_fraction = (!separate_val).then_some(spec.data.val_fraction);
     for (block_size, line) in block_sizes {
-        if let Err(e) = corpus::tokens::check_fits(&corpus.path, c.n_train, c.n_val, block_size as usize, spec.data.val_fraction) {
+        if let Err(e) = corpus::tokens::check_fits(&corpus.path, c.n_train, c.n_val, block_size as usize, val_fraction) {
             problems.push(Problem { line: line.or(places.line("data.path")), message: e.to_string() });
         }
     }
