@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
     let text = read_text(path.as_ref())?;
     let tokenizer = Tokenizer::build(&cfg.data, &text)?;
     let data = TokenData::split(&tokenizer, &text, cfg.data.val_fraction)?;
-    data.check_fits(path.as_ref(), cfg.model.block_size, cfg.data.val_fraction)?;
+    data.check_fits(path.as_ref(), cfg.model.block_size, Some(cfg.data.val_fraction))?;
     let device = train::pick_device("auto")?;
     let out = train::train(&cfg, &data, device, &mut Print, None)?;
     let prompt = tokenizer.encode(text.chars().take(2).collect::<String>().as_str())?;
