@@ -42,7 +42,15 @@ fn placement(a: &RunArgs, plan: &sweep::Plan, vocab_size: usize, cuda_here: bool
             _ => Ok(None),
         };
     }
-    let usable = inventory::usable(&machine, std::env::var("CUDA_VISIBLE_DEVICES").ok().as_deref(), &choice)?;
+    let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+    let unknown = inventory::unknown_visible(&machine, visible.as_deref().unwrap_or_default());
+    if !unknown.is_empty() {
+        eprintln!(
+            "sweep: warning: CUDA_VISIBLE_DEVICES names {}, which nvidia-smi does not list; trials are placed only on the GPUs it lists",
+            unknown.join(", ")
+        );
+    }
+    let usable = inventory::usable(&machine, visible.as_deref(), &choice)?;
     Ok((!usable.is_empty()).then(|| Gpus { placement: Placement::new(usable, per_gpu), vocab_size }))
 }
 

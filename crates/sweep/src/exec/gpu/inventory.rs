@@ -123,6 +123,21 @@ pub fn usable(machine: &[Gpu], visible: Option<&str>, choice: &Choice) -> Result
     }
 }
 
+/// The entries of `CUDA_VISIBLE_DEVICES` that name no GPU nvidia-smi lists (a MIG slice's
+/// UUID, a typo): the sweep cannot place trials on them, and says so.
+pub fn unknown_visible(machine: &[Gpu], visible: &str) -> Vec<String> {
+    visible
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .filter(|id| match id.parse::<usize>() {
+            Ok(i) => !machine.iter().any(|g| g.index == i),
+            Err(_) => !machine.iter().any(|g| g.uuid == *id || g.uuid.starts_with(id)),
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +166,7 @@ mod tests {
         let err = usable(&g, Some("0,1"), &Choice::parse("2").unwrap()).unwrap_err();
         assert_eq!(err, "--gpus names GPU 2, which is not here (visible: 0, 1)");
         assert!(Choice::parse("first").is_err());
+        assert_eq!(unknown_visible(&g, "0,MIG-1234,7,GPU-ccc"), ["MIG-1234", "7"]);
         assert_eq!(Choice::parse("1,1").unwrap_err(), "--gpus 1,1 names GPU 1 twice; name each GPU once");
     }
 }
