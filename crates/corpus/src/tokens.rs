@@ -239,6 +239,18 @@ pub fn n_train_of(n: u64, val_fraction: f64) -> u64 {
     ((n as f64 * (1.0 - val_fraction)).floor() as u64).min(n)
 }
 
+/// Train and val token counts: a validation source's own count, else the tail of the
+/// stream of `n` tokens as `n_train_of` cuts it.
+pub fn split_counts(n: u64, val: Option<u64>, val_fraction: f64) -> (u64, u64) {
+    match val {
+        Some(v) => (n, v),
+        None => {
+            let t = n_train_of(n, val_fraction);
+            (t, n - t)
+        }
+    }
+}
+
 impl TokenData {
     /// Tokenizes `text` in memory and splits it as nanoGPT's prepare.py does.
     pub fn split(tokenizer: &Tokenizer, text: &str, val_fraction: f64) -> Result<Self, DataError> {

@@ -71,7 +71,7 @@ pub(crate) fn gpu_from_env() -> Option<sweep::output::summary::GpuUse> {
 
 /// For tests without a GPU only: `SWEEP_FAKE_CUDA_OOM=<run id>` makes that run's trial fail
 /// with libtorch's CUDA out-of-memory text when the sweep placed it beside other trials,
-/// `<run id>:always` even alone. Read only when set.
+/// `<run id>:always` even alone; `*` stands for every run. Read only when set.
 pub(crate) fn fake_cuda_oom(dir: &RunDir) -> anyhow::Result<()> {
     let Ok(fake) = std::env::var("SWEEP_FAKE_CUDA_OOM") else { return Ok(()) };
     let (id, always) = match fake.strip_suffix(":always") {
@@ -79,7 +79,7 @@ pub(crate) fn fake_cuda_oom(dir: &RunDir) -> anyhow::Result<()> {
         None => (fake, false),
     };
     let neighbours = gpu_from_env().map_or(0, |g| g.neighbours);
-    if id == dir.id() && (always || neighbours > 0) {
+    if (id == "*" || id == dir.id()) && (always || neighbours > 0) {
         anyhow::bail!(
             "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 8.00 GiB of which 1.00 GiB is free. \
              Including non-PyTorch memory, this process has 6.50 GiB memory in use. (fake, SWEEP_FAKE_CUDA_OOM)"

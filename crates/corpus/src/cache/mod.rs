@@ -170,14 +170,7 @@ impl Prepared {
 
     /// Train and val token counts, from the manifest alone.
     pub fn counts(&self, val_fraction: f64) -> (u64, u64) {
-        let n = self.manifest.n_train_stream();
-        match self.manifest.n_val_stream() {
-            Some(v) => (n, v),
-            None => {
-                let t = crate::tokens::n_train_of(n, val_fraction);
-                (t, n - t)
-            }
-        }
+        crate::tokens::split_counts(self.manifest.n_train_stream(), self.manifest.n_val_stream(), val_fraction)
     }
 }
 

@@ -146,13 +146,7 @@ fn estimate(data: &sweep_config::DataConfig, train: &Source, val: Option<&Source
         let size = |name: &str| corpus::source::nanogpt::file(train, name).and_then(|f| std::fs::metadata(f).ok()).map(|m| m.len() / 2);
         let tok = cache::tokenizer_for(data, train, val)?;
         let (n, v) = (size("train.bin").unwrap_or(0), size("val.bin"));
-        let (n_train, n_val) = match v {
-            Some(v) => (n, v),
-            None => {
-                let t = corpus::tokens::n_train_of(n, data.val_fraction);
-                (t, n - t)
-            }
-        };
+        let (n_train, n_val) = corpus::tokens::split_counts(n, v, data.val_fraction);
         let vocab_size = tok.vocab_size();
         return Ok((Some(tok), Counts { n_train, n_val, vocab_size, basis: Basis::FileSizes }));
     }
@@ -175,13 +169,8 @@ fn estimate(data: &sweep_config::DataConfig, train: &Source, val: Option<&Source
     let bytes_per_token = sample.len() as f64 / sample_tokens.max(1) as f64;
     let train_bytes = train.bytes();
     let n_train_stream = (train_bytes as f64 / bytes_per_token) as u64;
-    let (n_train, n_val) = match val {
-        Some(v) => (n_train_stream, (v.bytes() as f64 / bytes_per_token) as u64),
-        None => {
-            let t = corpus::tokens::n_train_of(n_train_stream, data.val_fraction);
-            (t, n_train_stream - t)
-        }
-    };
+    let n_val_stream = val.map(|v| (v.bytes() as f64 / bytes_per_token) as u64);
+    let (n_train, n_val) = corpus::tokens::split_counts(n_train_stream, n_val_stream, data.val_fraction);
     Ok((tok, Counts { n_train, n_val, vocab_size, basis: Basis::Estimated { bytes, bytes_per_token } }))
 }
 

@@ -123,10 +123,7 @@ fn decide(spec: &Spec, runs: &[Summary]) -> (Vec<Decision>, bool) {
 /// A value as a spec writes it: `3e-3`, `0.1`, `64`, `"data/x.txt"`, `[1e-3, 3e-3]`.
 fn yaml(v: &Value) -> String {
     match v {
-        Value::Number(n) if n.is_f64() => {
-            let x = n.as_f64().unwrap_or_default();
-            if x != 0.0 && (x.abs() <= 0.01 || x.abs() >= 1e5) { format!("{x:e}") } else { format!("{x}") }
-        }
+        Value::Number(_) => format_value(v),
         Value::Array(items) => format!("[{}]", items.iter().map(yaml).collect::<Vec<_>>().join(", ")),
         other => serde_json::to_string(other).unwrap_or_default(),
     }
