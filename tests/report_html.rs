@@ -149,3 +149,42 @@ fn a_seed_repeated_grid_reports_mean_and_std_per_configuration_and_judges_gaps_a
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("data has no loss.csv rows"), "{}", stderr(&out));
 }
+
+/// While the sweep trains, index.html is a live page (a banner with the runs done, running
+/// and pending, reloading itself); once it has ended the page has neither.
+#[test]
+fn the_live_page_shows_a_banner_while_the_sweep_runs_and_none_after() {
+    let browser = chromium();
+    let w = SweepDir::new();
+    crate::util::slow_spec(&w, "live", 400, "  lr: [1e-3, 2e-3, 3e-3]\n");
+    let mut child = w.spawn(&["run", "sweeps/live.yaml", "--jobs", "1", "--no-pack"]);
+    let page = w.path().join("runs/live/index.html");
+    // A copy of the page as it stood once a run had finished and the next was training,
+    // beside it so that its links resolve: the browser reads it while the sweep goes on.
+    let mid = w.path().join("runs/live/mid.html");
+    crate::util::wait_for("the live page after the first run", std::time::Duration::from_secs(240), || {
+        let text = std::fs::read_to_string(&page).unwrap_or_default();
+        let ready = text.contains("1 run(s) finished, 1 running, 1 pending");
+        if ready {
+            std::fs::write(&mid, &text).unwrap();
+        }
+        ready
+    });
+    let dom = |file: &Path| {
+        let run =
+            headless(&browser).args(["--virtual-time-budget=2000", "--dump-dom"]).arg(format!("file://{}", file.display())).output().expect("run chromium");
+        stdout(&run)
+    };
+    let during = dom(&mid);
+    assert!(during.contains("id=\"live\"") && during.contains("Live: this sweep is running."), "{during}");
+    assert!(during.contains("1 run(s) finished, 1 running, 1 pending"), "{during}");
+    assert!(during.contains("http-equiv=\"refresh\""), "the live page reloads itself");
+    assert!(during.contains("id=\"found\""), "what the sweep found so far comes first");
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let after = dom(&page);
+    assert!(after.contains("id=\"runs\"") && after.contains("What the sweep found"), "{after}");
+    assert!(!after.contains("id=\"live\"") && !after.contains("http-equiv=\"refresh\""), "the finished sweep's page is not live:\n{after}");
+    let found = after.find("What the sweep found").unwrap();
+    assert!(found < after.find("<h2>Runs</h2>").unwrap(), "the findings come before the full table");
+}

@@ -232,9 +232,12 @@ pub struct ReportArgs {
     /// Highest first instead of lowest first
     #[arg(long)]
     pub desc: bool,
-    /// Show only the best K runs (K at least 1)
+    /// Show only the best K runs (K at least 1) [default: 10 in the terminal table, all otherwise]
     #[arg(long, value_parser = at_least_one)]
     pub top: Option<usize>,
+    /// Show the Pareto front over the spec's objectives (val_loss and params when it lists fewer than two)
+    #[arg(long)]
+    pub pareto: bool,
     /// Terminal table, Markdown, CSV or JSON
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

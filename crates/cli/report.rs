@@ -4,7 +4,15 @@ use crate::args::ReportArgs;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use sweep::exit_code;
+use sweep::plan::objectives::Objective;
 use sweep::report::{self, Format, RankBy};
+
+/// Runs the terminal table shows unless --top says otherwise.
+const TERMINAL_TOP: usize = 10;
+
+fn labels(objectives: &[Objective]) -> String {
+    objectives.iter().map(Objective::label).collect::<Vec<_>>().join(", ")
+}
 
 pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
     let dir = match a.sweep_dir {
@@ -20,11 +28,32 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
         "no run has a metric or parameter named {:?}; try val_loss, final_val_loss, perplexity, wall_seconds, tokens_per_second or a swept parameter",
         a.by
     );
-    let opts = RankBy { by: a.by, desc: a.desc, top: a.top };
-    if matches!(format, Format::Table) {
+    if a.pareto {
+        let mut objectives = sweep::plan::spec::Spec::saved(&dir).map(|s| s.objectives).unwrap_or_default();
+        if objectives.len() < 2 {
+            objectives = vec![Objective::min("val_loss"), Objective::min("params")];
+        }
+        let front = report::pareto::of_runs(&runs, &objectives)
+            .with_context(|| format!("no finished run in {} has a value for every objective ({})", dir.display(), labels(&objectives)))?;
+        print!("{}", front.text());
+        return Ok(exit_code::OK);
+    }
+    // The terminal shows the best 10 and says where the rest is; files get every run.
+    let table = matches!(format, Format::Table);
+    let top = a.top.or(if table { Some(TERMINAL_TOP) } else { None });
+    let opts = RankBy { by: a.by, desc: a.desc, top };
+    if table {
         println!("{}\n", dir.display());
     }
     print!("{}", report::render_sweep(&dir, &runs, &opts, format)?);
+    if table && a.top.is_none() && runs.len() > TERMINAL_TOP {
+        println!(
+            "\nthe best {TERMINAL_TOP} of {} runs; every run is in {} and {} (--top N for more)",
+            runs.len(),
+            dir.join("report.md").display(),
+            dir.join("index.html").display()
+        );
+    }
     if a.html {
         let page = report::html::write(&dir)?;
         eprintln!("HTML report: {}", page.display());

@@ -9,7 +9,8 @@
 //! - `runner`: each trial (or pack, `packing`) in its own child process;
 //! - `claim`: claim files that let several workers share one sweep;
 //! - `workers`: trials at once, threads each, packing, from the flags and the machine;
-//! - `eta`: time left; `slurm`: the Slurm backend, whose array tasks are such workers.
+//! - `eta`: time left; `slurm`: the Slurm backend, whose array tasks are such workers;
+//! - `warm_start`: finished runs of earlier sweeps brought in before training.
 //!
 //! It reads and writes run folders only through `output`, and never calls `report`.
 
@@ -27,6 +28,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod signals;
 pub mod slurm;
+pub mod warm_start;
 pub mod workers;
 
 #[cfg(test)]

@@ -81,7 +81,8 @@ pub fn misfits_message(misfits: &[String], sweep_dir: &Path) -> String {
 
 /// Whether a run folder trained with `old` holds the results `new` asks for: every setting
 /// but the device must agree (a run may move between the CPU and a GPU, or to `--device`).
-fn same_results(old: &RunConfig, new: &RunConfig) -> bool {
+/// Whether a run trained with `old` holds the results `new` would give (the device aside).
+pub(crate) fn same_results(old: &RunConfig, new: &RunConfig) -> bool {
     let mut old = old.clone();
     old.train.device.clone_from(&new.train.device);
     old == *new

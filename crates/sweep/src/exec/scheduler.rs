@@ -4,11 +4,14 @@
 //! (`job`), prints one line per finished run and calls the caller's hooks (the report),
 //! keeps the claims' heartbeats and the time left, and runs early termination's watcher
 //! (`rung_watch`) beside it. Ctrl-C (`signals`, through `Control`) stops new trials; the
-//! running ones save their state.
+//! running ones save their state. `enqueue:`'s runs start first; the stop rule (`stop:`)
+//! ends the proposals of a search that stopped improving; the live page is rewritten
+//! through the hooks after every finished run and every `LIVE_EVERY_S` seconds.
 
 use crate::exec::claim::{self, HEARTBEAT_SECS};
 use crate::exec::control::{Control, lock};
 use crate::exec::eta::Eta;
+use crate::exec::hooks::{LIVE_EVERY_S, Progress};
 use crate::exec::job::{Attempt, run_job};
 use crate::exec::packing::{self, Packing};
 use crate::exec::pending::{self, Pending, conflicts_message, known_runs, pending_runs};
@@ -20,6 +23,7 @@ use crate::output::summary::{Status, Summary};
 use crate::output::worker::hostname;
 use crate::plan::early_stop::Order;
 use crate::plan::estimate;
+use crate::plan::stop_rule::{StopRule, Stopped};
 use crate::plan::{Plan, PlannedRun};
 use crate::search::proposals::Adaptive;
 use crate::search::{Fixed, Proposer};
@@ -50,6 +54,8 @@ pub struct SweepOutcome {
     pub storage: Option<StorageStop>,
     /// Seconds early termination in plan order held trials at rungs, summed over runs.
     pub held_s: f64,
+    /// The stop rule ended the search: its last line.
+    pub stopped: Option<String>,
 }
 
 impl SweepOutcome {
@@ -70,6 +76,10 @@ pub fn run_sweep(
     std::fs::create_dir_all(sweep_dir).with_context(|| format!("cannot create output folder {}; check the path and its permissions", sweep_dir.display()))?;
     if let Some(refusal) = pending::misfit_refusal(plan, sweep_dir) {
         anyhow::bail!(refusal);
+    }
+    let imported = crate::exec::warm_start::import(plan, sweep_dir)?;
+    if let Some(line) = imported.line(&plan.warm_start) {
+        println!("{line}");
     }
     let known = known_runs(plan, sweep_dir);
     let Pending { pending, skipped, conflicts } = pending_runs(&known, sweep_dir, opts.rerun);
@@ -95,6 +105,9 @@ pub fn run_sweep(
     if plan.early_stop.as_ref().is_none_or(|es| es.order == Order::Arrival) {
         longest_first(&mut pending, |r| opts.predicted_s.get(&r.id).copied());
     }
+    // What the spec enqueued trains before anything drawn.
+    let enqueued: Vec<&str> = plan.runs[..plan.n_enqueued].iter().map(|r| r.id.as_str()).collect();
+    pending.sort_by_key(|r| !enqueued.contains(&r.id.as_str()));
     let shapes = packing::counts(pending.iter().copied());
     let eta_order: Vec<String> = if plan.adaptive() { Vec::new() } else { pending.iter().map(|r| r.id.clone()).collect() };
     let mut proposer: Box<dyn Proposer + '_> =
@@ -115,16 +128,34 @@ pub fn run_sweep(
     let mut out = SweepOutcome { skipped, ..Default::default() };
     let finished = AtomicBool::new(false);
     let mut proposer_error = None;
+    let progress = std::sync::Mutex::new(Progress { running: Vec::new(), pending: total });
+    // A rerun of a search the stop rule ended stays ended.
+    let mut stopped: Option<Stopped> = plan.stop.as_ref().and_then(|rule| stop_rule(rule, sweep_dir, opts.hooks.seed_spread));
+    let live = || {
+        let now = lock(&progress).clone();
+        if let Err(e) = (opts.hooks.live)(sweep_dir, &now) {
+            bar.suspend(|| eprintln!("warning: cannot update the live page: {e:#}"));
+        }
+    };
+    let every_second = {
+        let ticks = std::sync::atomic::AtomicU64::new(0);
+        move || {
+            show_eta();
+            if ticks.fetch_add(1, Ordering::SeqCst) % LIVE_EVERY_S == LIVE_EVERY_S - 1 {
+                live();
+            }
+        }
+    };
     std::thread::scope(|threads| {
         // The heartbeat and rung-watch threads end when this scope's work does, even by a panic.
         let _finish = SetOnDrop(&finished);
-        threads.spawn(|| heartbeats(control, &finished, &show_eta));
+        threads.spawn(|| heartbeats(control, &finished, &every_second));
         if let Some(es) = &plan.early_stop {
             threads.spawn(|| rung_watch::watch(es, plan, sweep_dir, control, &finished));
         }
         let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<(PlannedRun, Attempt)>>();
         let mut running = 0;
-        let mut exhausted = false;
+        let mut exhausted = stopped.is_some();
         // Jobs that trained a run, against the quota; runs offered as orphans once it is met.
         let mut trained = 0;
         let mut orphans_tried = std::collections::HashSet::new();
@@ -144,6 +175,11 @@ pub fn run_sweep(
                             let key = packing::key(&job[0].config);
                             let size = packing::pack_size(shapes.get(&key).copied().unwrap_or(1), total, opts.jobs, max);
                             job.extend(proposer.take_mates(&|r| packing::key(&r.config) == key, size - 1));
+                        }
+                        {
+                            let mut p = lock(&progress);
+                            p.running.extend(job.iter().map(|r| r.id.clone()));
+                            p.pending = proposer.remaining();
                         }
                         let (done_tx, bar, eta, opts) = (done_tx.clone(), &bar, &eta, &opts);
                         threads.spawn(move || {
@@ -175,6 +211,10 @@ pub fn run_sweep(
             if running == 0 {
                 break;
             }
+            // The live page at the start and after every finished run, once the next started.
+            if !control.storage_failed() {
+                live();
+            }
             let Ok(finished_job) = done_rx.recv() else { break };
             running -= 1;
             if finished_job.iter().any(|(_, a)| matches!(a, Attempt::Ran(_))) {
@@ -182,6 +222,11 @@ pub fn run_sweep(
             }
             // A run finished elsewhere may let an adaptive method propose again.
             exhausted = exhausted && !plan.adaptive();
+            {
+                let mut p = lock(&progress);
+                p.running.retain(|id| !finished_job.iter().any(|(r, _)| &r.id == id));
+                p.pending = if stopped.is_some() { 0 } else { proposer.remaining() };
+            }
             for (run, result) in finished_job {
                 match result {
                     Attempt::Ran(_) => eta.finished(&run.id),
@@ -208,6 +253,13 @@ pub fn run_sweep(
                     Attempt::NotStarted => out.not_started += 1,
                 }
             }
+            if let Some(rule) = &plan.stop
+                && stopped.is_none()
+            {
+                stopped = stop_rule(rule, sweep_dir, opts.hooks.seed_spread);
+            }
+            // The stop rule ends the proposals for good; the runs training now finish.
+            exhausted = exhausted || stopped.is_some();
         }
         if control.stopping.load(Ordering::SeqCst) {
             out.not_started += proposer.remaining();
@@ -223,7 +275,27 @@ pub fn run_sweep(
     out.storage = lock(&control.storage).clone();
     out.interrupted = control.stopping.load(Ordering::SeqCst);
     out.held_s = control.children.held_seconds();
+    if let (Some(rule), Some(st)) = (&plan.stop, stopped) {
+        let trained = crate::output::run_dir::load_all(sweep_dir).map_or(0, |runs| runs.iter().filter(|s| s.imported_from.is_none()).count());
+        out.stopped = Some(st.line(rule.patience_runs, trained, plan.n_runs));
+    }
     Ok(out)
+}
+
+/// Whether the stop rule ends the search, from every run of the sweep this search trained
+/// (imported runs left out) in the order their summaries were written.
+fn stop_rule(rule: &StopRule, sweep_dir: &Path, seed_spread: fn(&[Summary]) -> Option<f64>) -> Option<Stopped> {
+    let mut runs: Vec<(std::time::SystemTime, Summary)> = crate::output::run_dir::load_all(sweep_dir)
+        .ok()?
+        .into_iter()
+        .filter(|s| s.imported_from.is_none() && s.status != Status::Failed && s.status != Status::Interrupted)
+        .filter_map(|s| Some((std::fs::metadata(RunDir::new(sweep_dir.join(&s.run_id)).summary()).ok()?.modified().ok()?, s)))
+        .collect();
+    runs.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.run_id.cmp(&b.1.run_id)));
+    let finished: Vec<(String, f64)> =
+        runs.iter().map(|(_, s)| (s.run_id.clone(), if s.status == Status::Done { s.best_val_loss.unwrap_or(f64::INFINITY) } else { f64::INFINITY })).collect();
+    let summaries: Vec<Summary> = runs.into_iter().map(|(_, s)| s).collect();
+    rule.decide(&finished, seed_spread(&summaries))
 }
 
 /// Sorts runs longest first (by `cost`; unknown costs last), so that no long run trains

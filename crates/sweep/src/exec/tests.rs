@@ -428,3 +428,126 @@ mod tpe {
         assert_eq!(proposed.len(), 12);
     }
 }
+
+/// Warm starts, enqueued runs and the stop rule through whole sweeps, with fake trials.
+mod search_features {
+    use super::*;
+
+    const TPE: &str = "name: s\ndata:\n  path: d.txt\nsettings:\n  max_iters: 10\nmethod: tpe\nn_runs: 12\nn_startup: 4\nsearch_seed: 3\n\
+        space:\n  lr: {log_uniform: [1e-4, 1e-1]}\n  dropout: {uniform: [0.0, 0.5]}\n";
+
+    fn one_at_a_time() -> Options {
+        Options { jobs: 1, ..Default::default() }
+    }
+
+    #[test]
+    fn a_warm_started_tpe_models_from_its_first_proposal_and_retrains_nothing_imported() {
+        let earlier = tempfile::tempdir().unwrap();
+        let cold = Plan::from_spec_text(TPE).unwrap();
+        run_sweep(&cold, earlier.path(), "{}", &FakeRunner::new(&[]), &Control::default(), one_at_a_time()).unwrap();
+        let cold_first = proposals::read(earlier.path())[0].clone();
+        assert_eq!(cold_first.by, "random");
+
+        let warm = Plan::from_spec_text(&format!("{TPE}warm_start: [\"{}\"]\n", earlier.path().display())).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let runner = FakeRunner::new(&[]);
+        let out = run_sweep(&warm, dir.path(), "{}", &runner, &Control::default(), one_at_a_time()).unwrap();
+        let first = proposals::read(dir.path())[0].clone();
+        assert_eq!(first.by, "tpe", "12 imported runs are more than the random start of 4");
+        assert_ne!(first.id, cold_first.id);
+        let imported: Vec<Summary> = load_all(dir.path()).unwrap().into_iter().filter(|s| s.imported_from.is_some()).collect();
+        assert_eq!(imported.len(), 12);
+        let calls = runner.calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 12, "n_runs new runs");
+        assert!(calls.iter().all(|id| !imported.iter().any(|s| &s.run_id == id)), "imported runs are not trained again");
+        assert_eq!(out.count(Status::Done), 12);
+        // Modelled on the imported runs, TPE proposes better than a cold start's random draws.
+        let loss = |s: &Summary| s.best_val_loss.unwrap();
+        let new_best = out.ran.iter().map(loss).fold(f64::INFINITY, f64::min);
+        let cold_random_best =
+            load_all(earlier.path()).unwrap().iter().filter(|s| plan_ids(&cold)[..4].contains(&s.run_id)).map(loss).fold(f64::INFINITY, f64::min);
+        assert!(new_best <= cold_random_best, "{new_best} vs {cold_random_best}");
+    }
+
+    fn plan_ids(plan: &Plan) -> Vec<String> {
+        plan.runs.iter().map(|r| r.id.clone()).collect()
+    }
+
+    #[test]
+    fn a_grid_warm_started_from_an_earlier_sweep_trains_only_what_it_lacks() {
+        let spec = |lrs: &str, warm: &str| format!("name: s\ndata:\n  path: d.txt\nsettings:\n  max_iters: 10\ngrid:\n  lr: [{lrs}]\n{warm}");
+        let earlier = tempfile::tempdir().unwrap();
+        run_sweep(&Plan::from_spec_text(&spec("0.001, 0.002", "")).unwrap(), earlier.path(), "{}", &FakeRunner::new(&[]), &Control::default(), one_at_a_time())
+            .unwrap();
+        // Another max_iters is another result: those are not imported.
+        let other = tempfile::tempdir().unwrap();
+        let longer = spec("0.003", "").replace("max_iters: 10", "max_iters: 20");
+        run_sweep(&Plan::from_spec_text(&longer).unwrap(), other.path(), "{}", &FakeRunner::new(&[]), &Control::default(), one_at_a_time()).unwrap();
+
+        let warm = format!("warm_start: [\"{}\", \"{}\"]\n", earlier.path().display(), other.path().display());
+        let plan = Plan::from_spec_text(&spec("0.001, 0.002, 0.003", &warm)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let runner = FakeRunner::new(&[]);
+        let out = run_sweep(&plan, dir.path(), "{}", &runner, &Control::default(), one_at_a_time()).unwrap();
+        assert_eq!(*runner.calls.lock().unwrap(), ["lr3e-3"]);
+        assert_eq!(out.skipped, 2);
+        let s = RunDir::new(dir.path().join("lr1e-3")).read_summary().unwrap();
+        assert_eq!(s.imported_from.as_deref(), Some(earlier.path().join("lr1e-3").display().to_string().as_str()));
+        assert!(dir.path().join("lr1e-3/config.json").exists());
+        let again = crate::exec::warm_start::import(&plan, dir.path()).unwrap();
+        assert_eq!((again.brought, again.before), (0, 2), "nothing is copied twice");
+        assert_eq!(again.not, [("trained with other fixed settings".to_string(), 1)]);
+    }
+
+    #[test]
+    fn enqueued_runs_train_first() {
+        let text = "name: s\ndata:\n  path: d.txt\nsettings:\n  max_iters: 10\nmethod: random\nn_runs: 5\nspace:\n  lr: {log_uniform: [1e-4, 1e-1]}\nenqueue:\n  - {lr: 0.0005}\n";
+        let plan = Plan::from_spec_text(text).unwrap();
+        let runner = FakeRunner::new(&[]);
+        let dir = tempfile::tempdir().unwrap();
+        // Longest-first ordering would put it anywhere; enqueued runs go first regardless.
+        let predicted = Arc::new(plan.runs.iter().map(|r| (r.id.clone(), if r.id == "lr5e-4" { 1.0 } else { 10.0 })).collect());
+        run_sweep(&plan, dir.path(), "{}", &runner, &Control::default(), Options { predicted_s: predicted, ..one_at_a_time() }).unwrap();
+        assert_eq!(runner.calls.lock().unwrap()[0], "lr5e-4");
+        let tpe = Plan::from_spec_text(&format!("{TPE}enqueue:\n  - {{lr: 0.0005, dropout: 0.25}}\n")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        run_sweep(&tpe, dir.path(), "{}", &FakeRunner::new(&[]), &Control::default(), one_at_a_time()).unwrap();
+        let first = proposals::read(dir.path())[0].clone();
+        assert_eq!((first.id.as_str(), first.by.as_str()), ("lr5e-4_do0.25", "enqueued"));
+    }
+
+    #[test]
+    fn the_stop_rule_ends_a_random_sweep_at_the_run_it_should() {
+        let text = "name: s\ndata:\n  path: d.txt\nsettings:\n  max_iters: 10\nmethod: random\nn_runs: 40\nsearch_seed: 5\n\
+            space:\n  lr: {log_uniform: [1e-4, 1e-1]}\nstop:\n  patience_runs: 4\n  min_delta: 0.05\n";
+        let plan = Plan::from_spec_text(text).unwrap();
+        // The fake's loss is 2 + 100 lr + dropout: where, in the plan's order, 4 runs first
+        // pass without beating the best by more than 0.05.
+        let losses: Vec<f64> = plan.runs.iter().map(|r| 2.0 + r.config.train.lr * 100.0 + r.config.model.dropout).collect();
+        let (mut best, mut since, mut want) = (f64::INFINITY, 0, None);
+        for (i, l) in losses.iter().enumerate() {
+            if *l < best - 0.05 {
+                (best, since) = (*l, 0);
+            } else {
+                since += 1;
+            }
+            if since == 4 {
+                want = Some(i + 1);
+                break;
+            }
+        }
+        let want = want.expect("the scripted losses stop somewhere");
+        assert!(want < 40);
+        let dir = tempfile::tempdir().unwrap();
+        let runner = FakeRunner::new(&[]);
+        let out = run_sweep(&plan, dir.path(), "{}", &runner, &Control::default(), one_at_a_time()).unwrap();
+        assert_eq!(out.ran.len(), want);
+        let line = out.stopped.unwrap();
+        assert!(line.contains(&format!("stopped proposing after {want} finished run(s)")), "{line}");
+        assert!(line.ends_with(&format!("{want} trained, {} of n_runs 40 saved", 40 - want)), "{line}");
+        // A rerun stays stopped.
+        let again = FakeRunner::new(&[]);
+        let out = run_sweep(&plan, dir.path(), "{}", &again, &Control::default(), one_at_a_time()).unwrap();
+        assert!(again.calls.lock().unwrap().is_empty() && out.stopped.is_some());
+    }
+}

@@ -105,6 +105,10 @@ pub struct Summary {
     /// The GPU it trained on, when the sweep placed it on one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<GpuUse>,
+    /// The run folder of an earlier sweep (`warm_start:`) this result was imported from:
+    /// not trained by this sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
 }
 
 /// The GPU a trial was placed on (also `gpu.json` in its folder while it runs).
@@ -172,6 +176,7 @@ impl Summary {
             gpu: None,
             packed_with: Vec::new(),
             slurm: None,
+            imported_from: None,
         }
     }
 

@@ -3,12 +3,17 @@
 //! `tpe`), makes one complete `RunConfig` per run, and validates every run before any
 //! training. A value problem points at the line where that value was written (the grid
 //! item, the space key, the settings key, the data or sample key), with the value.
+//! `constraints:` drop grid combinations and make random draws be drawn again; `enqueue:`
+//! puts its configurations before the draws.
 
 use crate::error::Problem;
+use crate::plan::constraints::{self, Constraint, Facts};
 use crate::plan::early_stop::EarlyStop;
+use crate::plan::objectives::Objective;
 use crate::plan::run_id::run_id;
 use crate::plan::space::{self, Space};
 use crate::plan::spec::{DEFAULT_N_STARTUP, Method, Places, Spec};
+use crate::plan::stop_rule::StopRule;
 use indexmap::IndexMap;
 use itertools::Itertools;
 use serde_json::Value;
@@ -41,13 +46,36 @@ pub struct Plan {
     pub early_stop: Option<EarlyStop>,
     /// Every run's config before its swept values: for runs proposed while the sweep runs.
     pub base: RunConfig,
+    /// `constraints:`, and the corpus facts they were judged with (None: before the corpus
+    /// was read, when those naming params, flops, tokens_per_param or epochs wait).
+    pub constraints: Vec<Constraint>,
+    pub facts: Option<Facts>,
+    /// Grid: the combinations each constraint dropped (the first it failed), by constraint.
+    /// Random and TPE: the draws each rejected, drawn again.
+    pub dropped: Vec<(String, Vec<String>)>,
+    /// The first `n_enqueued` runs are `enqueue:`'s, trained before anything drawn.
+    pub n_enqueued: usize,
+    pub objectives: Vec<Objective>,
+    pub stop: Option<StopRule>,
+    pub warm_start: Vec<String>,
 }
 
 impl Plan {
     /// Expands `spec` and checks every run. Returns the runs that are valid (so that later
     /// checks, of the data for example, can still look at them) and every problem found.
     pub fn build(spec: &Spec, places: &Places) -> (Plan, Vec<Problem>) {
+        Self::build_with(spec, places, None)
+    }
+
+    /// `build`, with the corpus's facts for the constraints that need them.
+    pub fn build_with(spec: &Spec, places: &Places, facts: Option<Facts>) -> (Plan, Vec<Problem>) {
         let mut problems = Vec::new();
+        let constraints: Vec<Constraint> = spec
+            .constraints
+            .iter()
+            .enumerate()
+            .filter_map(|(i, text)| Constraint::parse(text, places.line(&format!("constraints[{i}]")).or(places.line("constraints"))).ok())
+            .collect();
         if !spec.name.is_empty() && (spec.name.contains(['/', '\\']) || spec.name.starts_with('.')) {
             problems.push(Problem {
                 line: places.line("name"),
@@ -64,11 +92,48 @@ impl Plan {
         }
 
         let n_runs = spec.n_runs.unwrap_or(0);
+        // A draw the constraints reject is drawn again; each rejection counted by constraint.
+        // The constraint a point fails, if any.
+        let judge = |point: &IndexMap<String, Value>| -> Option<String> {
+            let mut config = base.clone();
+            if point.iter().any(|(k, v)| config.set(k, v.clone()).is_err()) {
+                return None;
+            }
+            match constraints::first_failed(&constraints, &config, facts) {
+                Some((c, None)) => Some(c.text.clone()),
+                _ => None,
+            }
+        };
+        let mut rejected: IndexMap<String, Vec<String>> = IndexMap::new();
+        let mut enqueued: Vec<IndexMap<String, Value>> = Vec::new();
+        if spec.method != Method::Grid {
+            for (i, point) in spec.enqueue.iter().enumerate() {
+                // Settings an enqueued configuration leaves out are drawn, as Optuna's enqueue_trial.
+                let mut rng = space::rng(spec.search_seed, ENQUEUE_STREAM + i as u64);
+                let drawn = space::sample(&spec.space, &mut rng);
+                let full: IndexMap<String, Value> = spec.space.keys().map(|k| (k.clone(), point.get(k).cloned().unwrap_or_else(|| drawn[k].clone()))).collect();
+                if let Some(c) = judge(&full) {
+                    problems.push(Problem {
+                        line: places.line(&format!("enqueue[{i}]")),
+                        message: format!("enqueue item {} ({}) fails constraint `{c}`", i + 1, run_id(&full)),
+                    });
+                } else if !enqueued.iter().any(|e| run_id(e) == run_id(&full)) {
+                    enqueued.push(full);
+                }
+            }
+        }
         let combos: Vec<Vec<(String, Value)>> = match spec.method {
-            Method::Random | Method::Tpe => draws(&spec.space, spec.search_seed, n_runs).into_iter().map(|p| p.into_iter().collect()).collect(),
+            Method::Random | Method::Tpe => {
+                let taken: Vec<String> = enqueued.iter().map(run_id).collect();
+                let drawn = draws(&spec.space, spec.search_seed, n_runs.saturating_sub(enqueued.len()), &mut |p| {
+                    taken.contains(&run_id(p)) || judge(p).map(|c| rejected.entry(c).or_default().push(run_id(p))).is_some()
+                });
+                enqueued.iter().cloned().chain(drawn).map(|p| p.into_iter().collect()).collect()
+            }
             Method::Grid if spec.grid.is_empty() => vec![vec![]],
             Method::Grid => spec.grid.iter().map(|(k, vs)| vs.iter().map(|v| (k.clone(), v.clone())).collect::<Vec<_>>()).multi_cartesian_product().collect(),
         };
+        let n_enqueued = enqueued.len();
         let n_combos = combos.len();
         // The same problem in several runs is reported once, with the runs it hits.
         let mut invalid: IndexMap<(Option<usize>, String), Vec<String>> = IndexMap::new();
@@ -85,6 +150,21 @@ impl Plan {
                 }
             }
             let id = run_id(&params);
+            // A combination a constraint rules out is dropped before its settings are judged
+            // (`embed_dim % n_heads == 0` keeps the grid from reporting those as mistakes).
+            if ok {
+                match constraints::first_failed(&constraints, &config, facts) {
+                    Some((c, None)) => {
+                        rejected.entry(c.text.clone()).or_default().push(id);
+                        continue;
+                    }
+                    Some((c, Some(error))) => {
+                        ok = false;
+                        invalid.entry((c.line, error)).or_default().push(id.clone());
+                    }
+                    None => {}
+                }
+            }
             for p in config.problems() {
                 ok = false;
                 invalid.entry(locate(&p, spec, places, &params)).or_default().push(id.clone());
@@ -92,6 +172,25 @@ impl Plan {
             if ok {
                 runs.push(PlannedRun { id, params, config });
             }
+        }
+        if runs.is_empty() && !rejected.is_empty() && invalid.is_empty() {
+            let why: Vec<String> = rejected
+                .iter()
+                .map(|(c, ids)| if spec.method == Method::Grid { format!("`{c}` drops {}", ids.len()) } else { format!("`{c}` rejects {} draw(s)", ids.len()) })
+                .collect();
+            let what = if spec.method == Method::Grid {
+                format!("every one of the {n_combos} combinations of grid:")
+            } else {
+                "every point drawn from space:".to_string()
+            };
+            problems.push(Problem {
+                line: constraints.first().and_then(|c| c.line).or(places.line("constraints")),
+                message: format!(
+                    "constraints: leave no run to train: they reject {what} {}; loosen them or widen the {}",
+                    why.join(", "),
+                    if spec.method == Method::Grid { "grid" } else { "space" }
+                ),
+            });
         }
         let n_runs = n_combos;
         for ((line, message), ids) in invalid {
@@ -107,6 +206,7 @@ impl Plan {
         if let Some(es) = &spec.early_stop {
             problems.extend(early_stop_problems(es, &runs, places));
         }
+        let dropped = constraints.iter().filter_map(|c| Some((c.text.clone(), rejected.get(&c.text)?.clone()))).collect();
         let plan = Plan {
             name: spec.name.clone(),
             swept: spec.swept_keys(),
@@ -118,22 +218,31 @@ impl Plan {
             n_startup: spec.n_startup.unwrap_or(DEFAULT_N_STARTUP),
             early_stop: spec.early_stop.clone(),
             base,
+            constraints,
+            facts,
+            dropped,
+            n_enqueued,
+            objectives: spec.objectives.clone(),
+            stop: spec.stop.clone(),
+            warm_start: spec.warm_start.clone(),
         };
         (plan, problems)
     }
 
-    /// The run with these swept values, or None when they make an invalid config.
+    /// The run with these swept values, or None when they make an invalid config or fail
+    /// a constraint.
     pub fn run_for(&self, params: IndexMap<String, Value>) -> Option<PlannedRun> {
         let mut config = self.base.clone();
         for (k, v) in &params {
             config.set(k, v.clone()).ok()?;
         }
-        config.problems().is_empty().then(|| PlannedRun { id: run_id(&params), params, config })
+        let admitted = config.problems().is_empty() && constraints::first_failed(&self.constraints, &config, self.facts).is_none();
+        admitted.then(|| PlannedRun { id: run_id(&params), params, config })
     }
 
     /// Whether runs are proposed while the sweep runs (from results), not fixed in advance.
     pub fn adaptive(&self) -> bool {
-        self.method == Method::Tpe && self.n_runs > self.n_startup
+        self.method == Method::Tpe && (self.n_runs > self.n_startup || !self.warm_start.is_empty())
     }
 
     /// Parses and expands spec text without reading the corpus: the plan, or every
@@ -146,9 +255,13 @@ impl Plan {
     }
 }
 
+/// The random stream of the settings an enqueued configuration leaves out (item i uses
+/// this + i; the draws use stream 0 and TPE's proposal i stream i + 1).
+const ENQUEUE_STREAM: u64 = 1 << 40;
+
 /// `n` distinct points of `space` drawn in order from `seed` (fewer when the space has
-/// fewer): a drawn point equal to an earlier one is drawn again.
-pub fn draws(space: &Space, seed: u64, n: usize) -> Vec<IndexMap<String, Value>> {
+/// fewer): a drawn point equal to an earlier one, or one `reject` refuses, is drawn again.
+pub fn draws(space: &Space, seed: u64, n: usize, reject: &mut dyn FnMut(&IndexMap<String, Value>) -> bool) -> Vec<IndexMap<String, Value>> {
     let mut rng = space::rng(seed, 0);
     let want = space::size(space).map_or(n, |size| n.min(usize::try_from(size).unwrap_or(usize::MAX)));
     let mut out: Vec<IndexMap<String, Value>> = Vec::new();
@@ -157,7 +270,8 @@ pub fn draws(space: &Space, seed: u64, n: usize) -> Vec<IndexMap<String, Value>>
     while out.len() < want && tries < n.saturating_mul(100).saturating_add(1000) {
         tries += 1;
         let point = space::sample(space, &mut rng);
-        if ids.insert(run_id(&point)) {
+        if !ids.contains(&run_id(&point)) && !reject(&point) {
+            ids.insert(run_id(&point));
             out.push(point);
         }
     }
@@ -289,5 +403,77 @@ mod tests {
         assert_eq!(got, ["5: data.vocab_size 200 must be larger than 256 for tokenizer: bpe (the byte alphabet)"]);
         let (_, got) = plan("name: t\ndata:\n  path: d.txt\n  vocab_size: 300\n");
         assert_eq!(got, ["4: data.vocab_size 300 only applies to tokenizer: bpe"]);
+    }
+
+    #[test]
+    fn a_constrained_grid_drops_exactly_the_failing_combinations() {
+        let body = "grid:\n  embed_dim: [32, 48, 64]\n  n_heads: [2, 3, 4]\n  batch_size: [8, 64]\nsettings:\n  block_size: 128\nconstraints:\n  - \"embed_dim % n_heads == 0\"\n  - \"batch_size * block_size <= 4096\"\n";
+        let (p, problems) = plan(&format!("{HEAD}{body}"));
+        assert_eq!(problems, Vec::<String>::new());
+        // Brute force: every combination that satisfies both, in grid order.
+        let mut want = Vec::new();
+        for e in [32u64, 48, 64] {
+            for h in [2u64, 3, 4] {
+                for b in [8u64, 64] {
+                    if e % h == 0 && b * 128 <= 4096 {
+                        want.push((e, h, b));
+                    }
+                }
+            }
+        }
+        let got: Vec<(u64, u64, u64)> =
+            p.runs.iter().map(|r| (r.config.model.embed_dim as u64, r.config.model.n_heads as u64, r.config.train.batch_size as u64)).collect();
+        assert_eq!(got, want);
+        // Each dropped combination is counted under the first constraint it fails.
+        let counts: Vec<(&str, usize)> = p.dropped.iter().map(|(c, ids)| (c.as_str(), ids.len())).collect();
+        assert_eq!(counts, [("embed_dim % n_heads == 0", 4), ("batch_size * block_size <= 4096", 7)]);
+    }
+
+    #[test]
+    fn an_impossible_constraint_is_a_clear_error_and_random_draws_again() {
+        let (p, problems) = plan(&format!("{HEAD}grid:\n  lr: [1e-3, 2e-3]\nconstraints: [\"lr > 1\"]\n"));
+        assert!(p.runs.is_empty());
+        assert_eq!(
+            problems,
+            ["6: constraints: leave no run to train: they reject every one of the 2 combinations of grid: `lr > 1` drops 2; loosen them or widen the grid"]
+        );
+        let random = "method: random\nn_runs: 20\nspace:\n  lr: {log_uniform: [1e-4, 1e-2]}\nconstraints: [\"lr < 1e-3\"]\n";
+        let (p, problems) = plan(&format!("{HEAD}{random}"));
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(p.runs.len(), 20, "rejected draws are drawn again");
+        assert!(p.runs.iter().all(|r| r.config.train.lr < 1e-3));
+        assert!(!p.dropped.is_empty());
+        let (p, problems) = plan(&format!("{HEAD}{}", random.replace("lr < 1e-3", "lr > 1")));
+        assert!(p.runs.is_empty());
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            problems,
+            ["8: constraints: leave no run to train: they reject every point drawn from space: `lr > 1` rejects 3000 draw(s); loosen them or widen the space"]
+        );
+    }
+
+    #[test]
+    fn constraints_on_params_wait_for_the_corpus_facts() {
+        let body = "grid:\n  embed_dim: [32, 256]\nsettings:\n  n_heads: 2\nconstraints: [\"params <= 2e5\"]\n";
+        let parsed = Spec::parse(&format!("{HEAD}{body}"));
+        let (before, _) = Plan::build(&parsed.spec, &parsed.places);
+        assert_eq!(before.runs.len(), 2, "params is unknown before the corpus");
+        let (after, problems) = Plan::build_with(&parsed.spec, &parsed.places, Some(Facts { vocab_size: 65, n_train: 10_000 }));
+        assert_eq!(problems, []);
+        assert_eq!(after.runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["emb32"]);
+        assert!(after.run_for(before.runs[1].params.clone()).is_none(), "proposals are held to the constraints too");
+    }
+
+    #[test]
+    fn enqueued_configurations_come_first_and_the_rest_is_drawn() {
+        let body = "method: random\nn_runs: 5\nspace:\n  lr: {log_uniform: [1e-4, 1e-2]}\n  dropout: [0.0, 0.1]\nenqueue:\n  - {lr: 0.005, dropout: 0.1}\n  - {lr: 0.002}\n";
+        let (p, problems) = plan(&format!("{HEAD}{body}"));
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!((p.runs.len(), p.n_enqueued), (5, 2));
+        assert_eq!(p.runs[0].config.train.lr, 0.005);
+        assert_eq!(p.runs[0].config.model.dropout, 0.1);
+        assert_eq!(p.runs[1].config.train.lr, 0.002);
+        let (_, problems) = plan(&format!("{HEAD}{body}constraints: [\"lr < 0.004\"]\n"));
+        assert_eq!(problems, ["10: enqueue item 1 (lr5e-3_do0.1) fails constraint `lr < 0.004`"]);
     }
 }

@@ -28,13 +28,21 @@ pub fn check(path: &Path, access: &Access) -> Result<Checked, Problems> {
         return Err(fail(problems));
     }
     corpus::settle(&mut spec, &places);
-    let (plan, plan_problems) = Plan::build(&spec, &places);
-    problems.extend(plan_problems);
+    for (i, source) in spec.warm_start.iter().enumerate() {
+        let line = places.line(&format!("warm_start[{i}]")).or(places.line("warm_start"));
+        if !Path::new(source).is_dir() {
+            problems.push(Problem { line, message: format!("warm_start: {source} is not a folder; give an earlier sweep's folder, such as runs/<name>") });
+        } else if Path::new(source).file_name().is_some_and(|n| n == spec.name.as_str()) && Path::new(source).parent().is_some_and(|p| p.ends_with("runs")) {
+            problems.push(Problem { line, message: format!("warm_start: {source} is this sweep's own folder; a rerun continues it without warm_start") });
+        }
+    }
+    // Built again once the corpus is known, for the constraints that need its facts.
+    let (mut plan, mut plan_problems) = Plan::build(&spec, &places);
     // With other problems found already, nothing will be tokenized into the cache: look at
     // a small corpus in memory so that its problems (prompts, block sizes) show with them.
     let look;
     let access = match access {
-        Access::Validate { root } if !problems.is_empty() => {
+        Access::Validate { root } if !problems.is_empty() || !plan_problems.is_empty() => {
             look = Access::Look { root: root.clone() };
             &look
         }
@@ -45,6 +53,9 @@ pub fn check(path: &Path, access: &Access) -> Result<Checked, Problems> {
     } else {
         match corpus::load(&spec, &places, access) {
             Ok(c) => {
+                let facts = crate::plan::constraints::Facts { vocab_size: c.counts.vocab_size, n_train: c.counts.n_train };
+                (plan, plan_problems) = Plan::build_with(&spec, &places, Some(facts));
+                problems.append(&mut plan_problems);
                 problems.extend(corpus::check(&c, &plan, &spec, &places));
                 Some(c)
             }
@@ -54,6 +65,7 @@ pub fn check(path: &Path, access: &Access) -> Result<Checked, Problems> {
             }
         }
     };
+    problems.append(&mut plan_problems);
     if corpus.is_none() && problems.is_empty() {
         problems.push(Problem {
             line: places.line("data.path"),

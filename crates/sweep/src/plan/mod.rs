@@ -5,14 +5,17 @@
 
 pub mod build;
 pub mod check;
+pub mod constraints;
 pub mod corpus;
 pub mod early_stop;
 pub mod estimate;
 pub mod gpu_memory;
+pub mod objectives;
 pub mod run_id;
 pub mod slurm;
 pub mod space;
 pub mod spec;
+pub mod stop_rule;
 mod yaml;
 
 pub use build::{Plan, PlannedRun};

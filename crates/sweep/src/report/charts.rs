@@ -284,6 +284,29 @@ pub fn importance(path: &Path, shares: &[(String, f64)]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Every finished run at its first two objectives: the Pareto front in colour, joined in a
+/// line from one end to the other; the runs it dominates in grey.
+pub fn pareto(path: &Path, x_label: &str, y_label: &str, points: &[(f64, f64, bool)]) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, (560, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (x0, x1) = range(points.iter().map(|p| p.0));
+    let (y0, y1) = range(points.iter().map(|p| p.1));
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("{y_label} against {x_label}: the Pareto front"), (FONT, 16))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d(x0..x1, y0..y1)?;
+    chart.configure_mesh().x_desc(x_label).y_desc(y_label).light_line_style(RGBColor(238, 238, 238)).label_style((FONT, 12)).draw()?;
+    chart.draw_series(points.iter().filter(|p| !p.2).map(|p| Circle::new((p.0, p.1), 3, RGBColor(170, 170, 170).filled())))?;
+    let mut front: Vec<(f64, f64)> = points.iter().filter(|p| p.2).map(|p| (p.0, p.1)).collect();
+    front.sort_by(|a, b| a.0.total_cmp(&b.0));
+    chart.draw_series(LineSeries::new(front.clone(), palette(3).stroke_width(2)))?;
+    chart.draw_series(front.into_iter().map(|p| Circle::new(p, 5, palette(3).filled())))?;
+    root.present()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

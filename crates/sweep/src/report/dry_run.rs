@@ -63,6 +63,7 @@ fn plan_lines(out: &mut String, d: &DryRun) {
         data.vocab_size
     );
     let _ = writeln!(out, "corpus: {}", corpus_line(data, d.cache_dir));
+    search_lines(out, plan);
     if let Some(gpus) = d.gpus {
         gpu_lines(out, gpus, d);
     }
@@ -326,6 +327,34 @@ fn disk_lines(out: &mut String, d: &DryRun) {
 }
 
 /// "64 runs", "random search: 24 runs drawn from the space (search_seed 0)", "tpe: at most 30 runs …".
+/// What `constraints:`, `enqueue:` and `stop:` did to the plan or will do.
+fn search_lines(out: &mut String, plan: &Plan) {
+    if !plan.constraints.is_empty() {
+        let each = |ids: &[String]| {
+            let eg = ids.iter().take(2).cloned().collect::<Vec<_>>().join(", ");
+            format!("{} (e.g. {eg})", ids.len())
+        };
+        let by: Vec<String> = plan.dropped.iter().map(|(c, ids)| format!("`{c}` {}", each(ids))).collect();
+        let n: usize = plan.dropped.iter().map(|(_, ids)| ids.len()).sum();
+        let _ = match (plan.method, n) {
+            (_, 0) => writeln!(out, "constraints: every run satisfies all {}", plan.constraints.len()),
+            (Method::Grid, _) => writeln!(out, "constraints: dropped {n} of {} combinations: {}", n + plan.runs.len(), by.join("; ")),
+            _ => writeln!(out, "constraints: {n} draw(s) rejected and drawn again: {}", by.join("; ")),
+        };
+    }
+    if plan.n_enqueued > 0 {
+        let ids: Vec<&str> = plan.runs[..plan.n_enqueued].iter().map(|r| r.id.as_str()).collect();
+        let _ = writeln!(out, "enqueue: {} first, before anything drawn: {}", plan.n_enqueued, ids.join(", "));
+    }
+    if let Some(stop) = &plan.stop {
+        let threshold = match stop.min_delta {
+            Some(d) => format!("by more than {d} (min_delta, or the seed-to-seed spread once repeated seeds measure one)"),
+            None => "by more than the seed-to-seed spread".into(),
+        };
+        let _ = writeln!(out, "stop: proposing ends once {} finished runs pass without the best val loss improving {threshold}", stop.patience_runs);
+    }
+}
+
 pub fn runs_in_words(plan: &Plan) -> String {
     let runs = |n: usize| if n == 1 { "1 run".to_string() } else { format!("{n} runs") };
     match plan.method {

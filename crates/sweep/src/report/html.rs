@@ -4,7 +4,13 @@
 //! to the run's files), the noise-aware verdicts, the best runs' curves overlaid, the metric
 //! against each parameter, a heatmap over the two most important parameters, parallel
 //! coordinates of every run, parameter importance, and the best runs' samples side by side.
+//! It opens with what the sweep found (the best configuration and its curve, the verdicts
+//! that stand out of the noise, the Pareto front when the spec has several objectives, the
+//! fit when there is one). While `sweep run` trains, the page is live: a banner says how
+//! many runs are done, running and pending, with the running runs' latest val loss, and the
+//! page reloads itself every 30 s until the sweep ends and the page is written without it.
 
+use crate::exec::hooks::{LIVE_EVERY_S, Progress};
 use crate::output::loss_csv::{self, LossRow};
 use crate::output::run_dir::{RunDir, write_atomic};
 use crate::output::summary::{Status, Summary};
@@ -51,8 +57,42 @@ pub fn importance(runs: &[Summary], metric: &str) -> Vec<(String, f64)> {
     out
 }
 
-/// Writes `index.html` and its charts in `plots/`; returns the page's path.
+/// Writes `index.html` and its charts in `plots/`, as the sweep ended; returns the page's path.
 pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
+    write_page(sweep_dir, None)
+}
+
+/// The live banner: where the sweep stands, and the running runs' latest val loss.
+fn live_banner(sweep_dir: &Path, done: usize, p: &Progress) -> String {
+    let latest: Vec<String> = p
+        .running
+        .iter()
+        .map(|id| {
+            let rows = loss_csv::read_complete(&RunDir::new(sweep_dir.join(id)).loss_csv());
+            match rows.last() {
+                Some(r) => format!("<li>{}: val loss {:.4} at step {}</li>", escape(id), r.val_loss, r.step),
+                None => format!("<li>{}: no evaluation yet</li>", escape(id)),
+            }
+        })
+        .collect();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    format!(
+        "<div id=\"live\" class=\"live\"><strong>Live: this sweep is running.</strong> {done} run(s) finished, {} running, {} pending. \
+         This page was written at {} UTC and reloads itself every {LIVE_EVERY_S} s until the sweep ends.<ul>{}</ul></div>\n",
+        p.running.len(),
+        p.pending,
+        clock(now),
+        latest.join("")
+    )
+}
+
+/// HH:MM:SS of a Unix time, UTC.
+fn clock(secs: u64) -> String {
+    format!("{:02}:{:02}:{:02}", secs / 3600 % 24, secs / 60 % 60, secs % 60)
+}
+
+/// Writes `index.html`: live (with the banner, reloading itself) while `live` is given.
+pub fn write_page(sweep_dir: &Path, live: Option<&Progress>) -> anyhow::Result<PathBuf> {
     let runs = crate::output::run_dir::load_all(sweep_dir)?;
     let name = sweep_dir.file_name().map_or("sweep".into(), |n| n.to_string_lossy().into_owned());
     let plots = sweep_dir.join("plots");
@@ -83,6 +123,9 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
         .filter(|&st| count(st) > 0)
         .map(|st| format!("{} {}", count(st), st.as_str()))
         .collect();
+    if let Some(p) = live {
+        html.push_str(&live_banner(sweep_dir, runs.iter().filter(|s| s.imported_from.is_none()).count(), p));
+    }
     html.push_str(&format!("<h1>sweep {}</h1>\n<p>{} runs: {}. Ranked by best val loss, lowest first; ", escape(&name), runs.len(), counts.join(", ")));
     html.push_str(&match spread {
         Some(sd) => format!(
@@ -94,6 +137,12 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
                 .into()
         }
     });
+
+    // What the sweep found, before the full table.
+    let objectives = crate::plan::spec::Spec::saved(sweep_dir).map(|s| s.objectives).unwrap_or_default();
+    let front = crate::report::pareto::of_runs(&runs, &objectives);
+    let scaling = crate::report::scaling::of_sweep(sweep_dir, false, None)?;
+    found(&mut html, sweep_dir, &plots, &ranked, &effects, spread, front.as_ref(), scaling.is_some())?;
 
     // The ranked table.
     let params: Vec<String> = runs.iter().flat_map(|s| s.params.keys().cloned()).fold(Vec::new(), |mut acc, k| {
@@ -132,20 +181,25 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
             ),
             None => "<td data-sort=\"\">-</td>".into(),
         };
-        let note = s.error.as_deref().or(s.pruned.as_ref().map(|p| p.rule.as_str())).and_then(|e| e.lines().next()).unwrap_or_default();
+        let imported = s.imported_from.as_deref().map(|from| format!("imported from {from} (warm_start:), not trained here"));
+        let note = s.error.as_deref().or(s.pruned.as_ref().map(|p| p.rule.as_str())).or(imported.as_deref()).and_then(|e| e.lines().next()).unwrap_or_default();
         let dir = RunDir::new(sweep_dir.join(&s.run_id));
-        let files: Vec<String> = [("loss.csv", dir.loss_csv()), ("loss.png", dir.loss_png()), ("samples.txt", dir.samples()), ("summary.json", dir.summary())]
-            .into_iter()
-            .filter(|(_, p)| p.exists())
-            .map(|(label, _)| format!("<a href=\"{}/{label}\">{label}</a>", escape(&s.run_id)))
-            .collect();
+        let mut files: Vec<String> =
+            [("loss.csv", dir.loss_csv()), ("loss.png", dir.loss_png()), ("samples.txt", dir.samples()), ("summary.json", dir.summary())]
+                .into_iter()
+                .filter(|(_, p)| p.exists())
+                .map(|(label, _)| format!("<a href=\"{}/{label}\">{label}</a>", escape(&s.run_id)))
+                .collect();
+        if let Some(from) = &s.imported_from {
+            files.push(format!("<a href=\"{}\">original</a>", escape(&relative_link(sweep_dir, Path::new(from)))));
+        }
         html.push_str(&format!(
             "<tr class=\"{}\"><td data-sort=\"{}\">{}</td><td>{}</td><td>{}</td>{}{}{}{}<td data-sort=\"{}\">{}</td>{}<td data-sort=\"{}\">{:.1}</td>",
             s.status.as_str(),
             i + 1,
             i + 1,
             escape(&s.run_id),
-            escape(&s.status_text()),
+            escape(&if s.imported_from.is_some() { format!("{} (imported)", s.status_text()) } else { s.status_text() }),
             num(s.best_val_loss, 4),
             config_cell,
             num(s.final_val_loss, 4),
@@ -203,7 +257,7 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
 
     // What each parameter did.
     if !effects.is_empty() {
-        html.push_str("<h2>What each parameter did</h2>\n<ul>\n");
+        html.push_str("<h2 id=\"effects\">What each parameter did</h2>\n<ul>\n");
         for e in &effects {
             if let Some(v) = verdict(e, false, spread) {
                 html.push_str(&format!("<li>{}</li>\n", code_spans(&escape(&v))));
@@ -225,10 +279,18 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
         html.push_str("</div>\n<p class=\"hint\">Every finished run is a dot; the line joins the mean per value, with ± one standard deviation where a value has several runs.</p>\n");
     }
 
+    // The Pareto front, when the spec judges runs by several objectives.
+    if let Some(f) = &front {
+        let file = "pareto.svg";
+        charts::pareto(&plots.join(file), &f.objectives[0].label(), &f.objectives[1].label(), &f.points())?;
+        html.push_str("<h2 id=\"pareto\">Pareto front</h2>\n");
+        html.push_str(&figure(file, "the first two objectives of every finished run, the Pareto front joined"));
+    }
+
     // The scaling law, when the sweep spans sizes and token budgets.
-    if let Some((points, fit)) = crate::report::scaling::of_sweep(sweep_dir, false, None)? {
+    if let Some((points, fit)) = scaling {
         std::fs::write(plots.join("scaling.svg"), crate::report::scaling::chart_svg(&fit, &points)?)?;
-        html.push_str("<h2>Scaling law</h2>\n");
+        html.push_str("<h2 id=\"scaling\">Scaling law</h2>\n");
         html.push_str(&format!("<pre style=\"white-space: pre-wrap\">{}</pre>\n", escape(&crate::report::scaling::render(&name, &fit, &points, false))));
         html.push_str(&figure("scaling.svg", "loss against compute, with the fitted frontier and its predictions"));
     }
@@ -310,8 +372,9 @@ pub fn write(sweep_dir: &Path) -> anyhow::Result<PathBuf> {
             ));
         }
     }
+    let refresh = if live.is_some() { format!("<meta http-equiv=\"refresh\" content=\"{LIVE_EVERY_S}\">\n") } else { String::new() };
     let page = format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>sweep {}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n{html}<script>\n{SCRIPT}</script>\n</body>\n</html>\n",
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n{refresh}<title>sweep {}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n{html}<script>\n{SCRIPT}</script>\n</body>\n</html>\n",
         escape(&name)
     );
     let path = sweep_dir.join("index.html");
@@ -330,7 +393,87 @@ figure { margin: 0.5em 0; } img { max-width: 100%; }
 .samples { display: grid; grid-template-columns: repeat(auto-fill, minmax(270px, 1fr)); gap: 12px; }
 .samples pre { white-space: pre-wrap; background: #fafafa; border: 1px solid #eee; padding: 8px; font-size: 12px; max-height: 320px; overflow: auto; }
 .hint { color: #666; font-size: 13px; }
+.live { background: #fff6d8; border: 1px solid #e6c65c; padding: 8px 12px; margin-bottom: 1em; }
+.found { background: #f3f8ff; border: 1px solid #cfe0f5; padding: 4px 16px 12px; }
 ";
+
+/// A link from the sweep folder's page to `to` (absolute, or relative to the working folder).
+fn relative_link(sweep_dir: &Path, to: &Path) -> String {
+    let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let (from, to) = (abs(sweep_dir), abs(to));
+    let common = from.components().zip(to.components()).take_while(|(a, b)| a == b).count();
+    let ups = from.components().count() - common;
+    let rest: Vec<String> = to.components().skip(common).map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    std::iter::repeat_n("..".to_string(), ups).chain(rest).collect::<Vec<_>>().join("/")
+}
+
+/// "What the sweep found": the best run's configuration and curve, the verdicts that
+/// stand out of the noise, the Pareto front's table, and a pointer to the fit.
+#[allow(clippy::too_many_arguments)]
+fn found(
+    html: &mut String,
+    sweep_dir: &Path,
+    plots: &Path,
+    ranked: &[&Summary],
+    effects: &[crate::report::ParamEffect],
+    spread: Option<f64>,
+    front: Option<&crate::report::pareto::Front>,
+    has_fit: bool,
+) -> anyhow::Result<()> {
+    let Some(best) = ranked.iter().find(|s| s.status == Status::Done) else { return Ok(()) };
+    html.push_str("<section class=\"found\" id=\"found\">\n<h2>What the sweep found</h2>\n");
+    let settings: Vec<String> = best.params.iter().map(|(k, v)| format!("<code>{}: {}</code>", escape(k), escape(&format_value(v)))).collect();
+    html.push_str(&format!(
+        "<p>Best run: <strong>{}</strong>, best val loss {:.4}{}{}.</p>\n",
+        escape(&best.run_id),
+        best.best_val_loss.unwrap_or(f64::NAN),
+        best.best_step.map(|s| format!(" at step {s}")).unwrap_or_default(),
+        if settings.is_empty() { String::new() } else { format!(", with {}", settings.join(", ")) }
+    ));
+    if let Some(v) = &best.verdict {
+        html.push_str(&format!("<p>{}</p>\n", code_spans(&escape(v))));
+    }
+    let rows = loss_csv::read_complete(&RunDir::new(sweep_dir.join(&best.run_id)).loss_csv());
+    if !rows.is_empty() {
+        let series = vec![
+            ("val".to_string(), rows.iter().map(|r| (r.step, r.val_loss)).collect()),
+            ("train".to_string(), rows.iter().map(|r| (r.step, r.train_loss)).collect()),
+        ];
+        charts::overlay(&plots.join("best.svg"), &format!("{}: loss", best.run_id), "loss (nats / token)", &series)?;
+        html.push_str("<figure><img src=\"plots/best.svg\" alt=\"the best run's loss curves\"></figure>\n");
+    }
+    // Only the effects that stand out of seed noise; the rest are listed further down.
+    let real: Vec<String> = effects.iter().filter_map(|e| verdict(e, false, spread)).filter(|v| v.ends_with(": real")).collect();
+    if real.is_empty() {
+        html.push_str(&format!(
+            "<p>No parameter's effect stands out of seed-to-seed noise{}; what each did is <a href=\"#effects\">below</a>.</p>\n",
+            if spread.is_none() { " (no configuration was run with several seeds, so none can)" } else { "" }
+        ));
+    } else {
+        html.push_str("<h3>Effects beyond seed noise</h3>\n<ul>\n");
+        for v in real {
+            html.push_str(&format!("<li>{}</li>\n", code_spans(&escape(&v))));
+        }
+        html.push_str("</ul>\n");
+    }
+    if let Some(f) = front {
+        let (head, rows) = f.cells();
+        html.push_str(&format!("<h3>Pareto front</h3>\n<p>{}.</p>\n<table id=\"pareto-front\"><thead><tr>", escape(&f.headline())));
+        for h in &head {
+            html.push_str(&format!("<th>{}</th>", escape(h)));
+        }
+        html.push_str("</tr></thead><tbody>\n");
+        for row in rows {
+            html.push_str(&format!("<tr>{}</tr>\n", row.iter().map(|c| format!("<td>{}</td>", escape(c))).collect::<String>()));
+        }
+        html.push_str("</tbody></table>\n<p class=\"hint\">The chart is <a href=\"#pareto\">below</a>.</p>\n");
+    }
+    if has_fit {
+        html.push_str("<p>The sweep spans model sizes and token budgets: its <a href=\"#scaling\">scaling law</a> is fitted below.</p>\n");
+    }
+    html.push_str("</section>\n");
+    Ok(())
+}
 
 /// Sorting the table by a clicked header: numbers by their data-sort value, text as text.
 const SCRIPT: &str = "document.querySelectorAll('#runs th').forEach((th, col) => {

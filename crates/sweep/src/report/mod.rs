@@ -9,6 +9,7 @@ pub mod diagnosis;
 pub mod dry_run;
 pub mod html;
 pub mod next;
+pub mod pareto;
 pub mod plot;
 pub mod pruning;
 pub mod savings;
@@ -26,7 +27,16 @@ use crate::output::run_dir::RunDir;
 
 /// The hooks `sweep run` gives the scheduler: report.md and report.csv rewritten after
 /// every finished run, and a pruned run's loss.png redrawn with where it stopped.
-pub const SWEEP_HOOKS: Hooks = Hooks { run_finished: write_sweep_reports, run_pruned: draw_pruned };
+/// While it runs, index.html is rewritten as a live page; its seed spread feeds the stop rule.
+pub const SWEEP_HOOKS: Hooks = Hooks { run_finished: write_sweep_reports, run_pruned: draw_pruned, live: write_live, seed_spread: seed_spread_of };
+
+fn write_live(sweep_dir: &std::path::Path, progress: &crate::exec::hooks::Progress) -> anyhow::Result<()> {
+    html::write_page(sweep_dir, Some(progress)).map(|_| ())
+}
+
+fn seed_spread_of(runs: &[crate::output::summary::Summary]) -> Option<f64> {
+    stats::seed_spread(&stats::configs(runs, "val_loss", false))
+}
 
 fn draw_pruned(dir: &RunDir, title: &str, rows: &[LossRow]) {
     let _ = plot::write_loss_png(dir, title, rows, None);

@@ -276,15 +276,12 @@ pub fn next_spec(sweep_dir: &Path, budget_flops: Option<f64>, budget_hours: Opti
         let text: String = cautions.iter().map(|c| format!("# caution: {c}\n")).collect();
         out.insert_str(caution_at, &text);
     }
-    match (&fit, &budget) {
-        (Some(_), None) => {
-            let _ = writeln!(
-                out,
-                "# a scaling law was fitted (`sweep fit {}`): give --budget-flops or --budget-hours to size the next runs along it",
-                sweep_dir.display()
-            );
-        }
-        _ => {}
+    if fit.is_some() && budget.is_none() {
+        let _ = writeln!(
+            out,
+            "# a scaling law was fitted (`sweep fit {}`): give --budget-flops or --budget-hours to size the next runs along it",
+            sweep_dir.display()
+        );
     }
     Ok((out, cautions))
 }

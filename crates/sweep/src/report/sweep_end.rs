@@ -63,6 +63,9 @@ pub fn sweep_end(name: &str, outcome: &SweepOutcome, sweep_dir: &Path) -> (Strin
             outcome.held_s
         ));
     }
+    if let Some(line) = &outcome.stopped {
+        text.push_str(&format!("{line}\n"));
+    }
     (text, if failed + diverged > 0 { exit_code::RUNS_FAILED } else { exit_code::OK })
 }
 

@@ -486,6 +486,14 @@ pub fn write_sweep_reports(sweep_dir: &Path) -> anyhow::Result<()> {
     let runs = load_all(sweep_dir)?;
     let opts = RankBy::default();
     let mut md = render_sweep(sweep_dir, &runs, &opts, Format::Md)?;
+    let objectives = crate::plan::spec::Spec::saved(sweep_dir).map(|s| s.objectives).unwrap_or_default();
+    if let Some(front) = crate::report::pareto::of_runs(&runs, &objectives) {
+        let (head, rows) = front.cells();
+        md.push_str(&format!("\n## Pareto front\n\n{}.\n\n| {} |\n|{}\n", front.headline(), head.join(" | "), "---|".repeat(head.len())));
+        for row in rows {
+            md.push_str(&format!("| {} |\n", row.join(" | ")));
+        }
+    }
     if let Some((points, fit)) = crate::report::scaling::of_sweep(sweep_dir, false, None)? {
         let name = sweep_dir.file_name().map_or("sweep".into(), |n| n.to_string_lossy().into_owned());
         md.push_str("\n## Scaling law\n\n");

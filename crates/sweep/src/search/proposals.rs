@@ -10,6 +10,7 @@
 
 use crate::output::run_dir::RunDir;
 use crate::output::summary::{Status, Summary};
+use crate::plan::objectives;
 use crate::plan::space;
 use crate::plan::{Plan, PlannedRun};
 use crate::search::{Proposer, Rerun, tpe};
@@ -26,7 +27,7 @@ pub struct Proposal {
     pub index: usize,
     pub id: String,
     pub params: IndexMap<String, Value>,
-    /// "random" for the first n_startup, "tpe" after.
+    /// "enqueued" for `enqueue:`'s, "random" for the rest of the first n_startup, "tpe" after.
     pub by: String,
 }
 
@@ -67,6 +68,11 @@ pub fn misfits(plan: &Plan, sweep_dir: &Path) -> Vec<String> {
     out
 }
 
+/// The finished runs of `warm_start:` sweeps brought into this sweep's folder.
+pub fn imported(sweep_dir: &Path) -> Vec<Summary> {
+    crate::output::run_dir::load_all(sweep_dir).unwrap_or_default().into_iter().filter(|s| s.imported_from.is_some()).collect()
+}
+
 fn keys<'k>(keys: impl Iterator<Item = &'k String>) -> String {
     keys.map(String::as_str).collect::<Vec<_>>().join(", ")
 }
@@ -95,25 +101,31 @@ impl<'a> Adaptive<'a> {
         self.rerun.wants(dir.read_summary().map(|s| s.status))
     }
 
-    /// The runs finished so far, best first: done by val loss, then pruned (further first,
-    /// then by val loss), then diverged. Failed and unfinished runs teach nothing.
+    /// The runs finished so far, best first: done by the objective (with several, by
+    /// non-domination rank as Optuna's multi-objective TPE, then by the first objective where
+    /// Optuna uses each run's hypervolume contribution), then pruned (further first, then by
+    /// val loss), then diverged. Failed and unfinished runs teach nothing. Runs imported from
+    /// `warm_start:` sweeps count as finished runs.
     fn history(&self, proposals: &[Proposal]) -> Vec<IndexMap<String, Value>> {
-        // (tier, minus steps trained, val loss): lower is better.
+        let mut summaries: Vec<Summary> = proposals.iter().filter_map(|p| RunDir::new(self.sweep_dir.join(&p.id)).read_summary()).collect();
+        summaries.extend(imported(&self.sweep_dir).into_iter().filter(|s| !proposals.iter().any(|p| p.id == s.run_id)));
+        let objectives = objectives::or_default(&self.plan.objectives);
+        let done: Vec<&Summary> = summaries.iter().filter(|s| s.status == Status::Done).collect();
+        let costs: Vec<Vec<f64>> = done.iter().map(|s| objectives.iter().map(|o| o.cost(s).unwrap_or(f64::INFINITY)).collect()).collect();
+        let ranks = objectives::pareto_ranks(&costs);
+        // (tier, rank or minus steps trained, first objective or val loss): lower is better.
         type Rank = (u8, i64, f64);
-        let mut scored: Vec<(Rank, IndexMap<String, Value>)> = proposals
-            .iter()
-            .filter_map(|p| {
-                let s: Summary = RunDir::new(self.sweep_dir.join(&p.id)).read_summary()?;
-                let loss = s.best_val_loss.filter(|x| x.is_finite()).unwrap_or(f64::INFINITY);
-                let key = match s.status {
-                    Status::Done => (0, 0, loss),
-                    Status::Pruned => (1, -(s.steps.unwrap_or(0) as i64), loss),
-                    Status::Diverged => (2, 0, f64::INFINITY),
-                    Status::Failed | Status::Interrupted => return None,
-                };
-                Some((key, p.params.clone()))
-            })
-            .collect();
+        let mut scored: Vec<(Rank, IndexMap<String, Value>)> =
+            done.iter().zip(&ranks).zip(&costs).map(|((s, r), c)| ((0, *r as i64, c[0]), s.params.clone())).collect();
+        scored.extend(summaries.iter().filter_map(|s| {
+            let loss = s.best_val_loss.filter(|x| x.is_finite()).unwrap_or(f64::INFINITY);
+            let key = match s.status {
+                Status::Pruned => (1, -(s.steps.unwrap_or(0) as i64), loss),
+                Status::Diverged => (2, 0, f64::INFINITY),
+                Status::Done | Status::Failed | Status::Interrupted => return None,
+            };
+            Some((key, s.params.clone()))
+        }));
         scored.sort_by(|a, b| a.0.0.cmp(&b.0.0).then(a.0.1.cmp(&b.0.1)).then(a.0.2.total_cmp(&b.0.2)));
         scored.into_iter().map(|(_, p)| p).collect()
     }
@@ -121,8 +133,14 @@ impl<'a> Adaptive<'a> {
     /// A new proposal at `index`, different from every one before; None when the space has
     /// no point left that was not proposed.
     fn propose(&self, index: usize, before: &[Proposal]) -> Option<(PlannedRun, &'static str)> {
-        let taken: HashSet<&str> = before.iter().map(|p| p.id.as_str()).collect();
-        if index < self.plan.n_startup
+        let imported = imported(&self.sweep_dir);
+        let mut taken: HashSet<&str> = before.iter().map(|p| p.id.as_str()).collect();
+        taken.extend(imported.iter().map(|s| s.run_id.as_str()));
+        if let Some(run) = self.plan.runs[..self.plan.n_enqueued].iter().find(|r| !taken.contains(r.id.as_str())) {
+            return Some((run.clone(), "enqueued"));
+        }
+        // Imported runs count towards the random start, as Optuna counts added trials.
+        if index + imported.len() < self.plan.n_startup
             && let Some(run) = self.plan.runs.iter().find(|r| !taken.contains(r.id.as_str()))
         {
             return Some((run.clone(), "random"));

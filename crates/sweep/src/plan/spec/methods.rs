@@ -1,5 +1,6 @@
 //! Which keys go with `method:`: grid takes `grid:` and nothing of a search; random and tpe
-//! take `space:` and `n_runs:` (tpe also `n_startup:`), and never `grid:`.
+//! take `space:` and `n_runs:` (tpe also `n_startup:`), `enqueue:` and `stop:`, and never
+//! `grid:`. An enqueued configuration sets only swept settings.
 
 use crate::plan::spec::reader::Reader;
 use crate::plan::spec::{Method, Spec};
@@ -11,7 +12,7 @@ impl Reader {
         let line = |r: &Self, key: &str| r.places.line(key).or(method_line);
         match spec.method {
             Method::Grid => {
-                for key in ["n_runs", "n_startup", "search_seed"] {
+                for key in ["n_runs", "n_startup", "search_seed", "enqueue", "stop"] {
                     if self.places.get(key).is_some() {
                         self.problem(
                             line(self, key),
@@ -37,6 +38,24 @@ impl Reader {
                     self.problem(
                         line(self, "space"),
                         format!("method: {method} needs space: the settings to search, e.g. space: {{lr: {{log_uniform: [1e-4, 1e-2]}}}}"),
+                    );
+                }
+                for (i, point) in spec.enqueue.iter().enumerate() {
+                    if let Some(key) = point.keys().find(|k| !spec.space.contains_key(*k)) {
+                        self.problem(
+                            line(self, &format!("enqueue[{i}]")),
+                            format!("enqueue item {} sets {key}, which space: does not sweep; put a fixed value under settings:", i + 1),
+                        );
+                    }
+                }
+                if let Some(stop) = &spec.stop
+                    && stop.min_delta.is_none()
+                    && !spec.space.contains_key("seed")
+                {
+                    self.problem(
+                        line(self, "stop"),
+                        "stop needs min_delta: (the val-loss gain that counts as an improvement, e.g. 0.01) unless the space repeats seeds, whose spread is then used"
+                            .into(),
                     );
                 }
                 if spec.method == Method::Random && self.places.get("n_startup").is_some() {

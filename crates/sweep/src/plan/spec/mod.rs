@@ -10,11 +10,13 @@
 //! - `reader`: the YAML tree walked key by key, every section typed and placed;
 //! - `methods`: which keys go with `method:` grid, random or tpe;
 //! - `distributions`: `space:` settings and their distributions;
+//! - `search_keys`: `constraints:`, `objectives:`, `warm_start:`, `enqueue:`, `stop:`;
 //! - `suggest`: the closest known name for a typo (or a nanoGPT name).
 
 mod distributions;
 mod methods;
 mod reader;
+mod search_keys;
 mod suggest;
 #[cfg(test)]
 mod tests;
@@ -23,8 +25,10 @@ pub use suggest::did_you_mean;
 
 use crate::error::{Problem, SpecError};
 use crate::plan::early_stop::EarlyStop;
+use crate::plan::objectives::Objective;
 use crate::plan::slurm::Settings as SlurmSettings;
 use crate::plan::space::Space;
+use crate::plan::stop_rule::StopRule;
 use crate::plan::yaml;
 use indexmap::IndexMap;
 use marked_yaml::Node;
@@ -76,6 +80,21 @@ pub struct Spec {
     /// What each Slurm array task asks for (`sweep run --backend slurm`; flags override it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm: Option<SlurmSettings>,
+    /// Expressions every run must satisfy (`plan::constraints`), as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<String>,
+    /// What the sweep is judged by; empty means val_loss alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<Objective>,
+    /// Earlier sweep folders whose finished runs start this one (`search::warm_start`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warm_start: Vec<String>,
+    /// Configurations of the swept settings to train first (`random`, `tpe`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enqueue: Vec<IndexMap<String, Value>>,
+    /// Stop proposing when the best val loss stops improving (`random`, `tpe`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<StopRule>,
 }
 
 /// How a sweep chooses its runs.
@@ -208,6 +227,11 @@ impl Spec {
             space: IndexMap::new(),
             early_stop: None,
             slurm: None,
+            constraints: Vec::new(),
+            objectives: Vec::new(),
+            warm_start: Vec::new(),
+            enqueue: Vec::new(),
+            stop: None,
         }
     }
 }

@@ -13,8 +13,26 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sweep_config::{SETTING_NAMES, SampleConfig, ValueKind, setting_kind};
 
-const TOP_KEYS: &[&str] =
-    &["name", "data", "settings", "grid", "sample", "max_retries", "method", "n_runs", "search_seed", "n_startup", "space", "early_stop", "slurm"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "data",
+    "settings",
+    "grid",
+    "sample",
+    "max_retries",
+    "method",
+    "n_runs",
+    "search_seed",
+    "n_startup",
+    "space",
+    "early_stop",
+    "slurm",
+    "constraints",
+    "objectives",
+    "warm_start",
+    "enqueue",
+    "stop",
+];
 
 const DATA_FIELDS: &[(&str, Field)] = &[
     ("path", Field::Scalar(ValueKind::Text, false)),
@@ -193,6 +211,11 @@ impl Reader {
                         spec.slurm = Some(read);
                     }
                 }
+                "constraints" => spec.constraints = self.constraints(value, line),
+                "objectives" => spec.objectives = self.objectives(value, line),
+                "warm_start" => spec.warm_start = self.warm_start(value, line),
+                "enqueue" => spec.enqueue = self.enqueue(value, line),
+                "stop" => spec.stop = self.stop(value, line),
                 other => {
                     let hint = did_you_mean(other, TOP_KEYS).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
                     self.problem(line, format!("{other} is not a known top-level key{hint} (known: {})", TOP_KEYS.join(", ")));

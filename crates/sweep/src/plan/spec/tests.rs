@@ -46,7 +46,7 @@ fn every_unknown_key_is_reported_with_its_line() {
         messages(&text),
         [
             "3: data.pth is not a known key of data:; did you mean `path`? (known: path, format, tokenizer, vocab_size, tokenizer_path, text_column, text_field, val, val_fraction, cache)",
-            "7: gird is not a known top-level key; did you mean `grid`? (known: name, data, settings, grid, sample, max_retries, method, n_runs, search_seed, n_startup, space, early_stop, slurm)",
+            "7: gird is not a known top-level key; did you mean `grid`? (known: name, data, settings, grid, sample, max_retries, method, n_runs, search_seed, n_startup, space, early_stop, slurm, constraints, objectives, warm_start, enqueue, stop)",
         ]
     );
 }
@@ -178,4 +178,26 @@ fn search_and_early_stop_problems_point_at_their_lines() {
     assert_eq!(parsed.spec.space["lr"], Dist::LogUniform(1e-4, 1e-2));
     assert_eq!(parsed.spec.space["n_layers"], Dist::Choice(vec![Value::from(1), Value::from(2)]));
     assert_eq!(parsed.spec.swept_keys(), ["lr", "n_layers"]);
+}
+
+#[test]
+fn search_keys_are_read_and_their_mistakes_point_at_their_lines() {
+    let text = "name: t\ndata:\n  path: d.txt\nmethod: random\nn_runs: 4\nspace:\n  lr: [1e-3, 2e-3]\nconstraints:\n  - \"embed_dims % n_heads == 0\"\n  - \"lr < 1e-2\"\n\
+                objectives: [val_loss, {max: tokens_per_second}, paramz]\nenqueue:\n  - {lr: 1e-3, dropout: 0.1}\nstop:\n  patience_runs: 3\n";
+    let parsed = Spec::parse(text);
+    let problems: Vec<String> = parsed.problems.iter().map(|p| format!("{}: {}", p.line.unwrap_or(0), p.message)).collect();
+    assert_eq!(
+        problems,
+        [
+            "9: constraint `embed_dims % n_heads == 0` names embed_dims, which is neither a setting nor one of params, flops, tokens, tokens_per_param, epochs; did you mean `embed_dim`?",
+            "11: objectives: paramz is not a number in summary.json; did you mean `params`? (known: val_loss, best_val_loss, final_val_loss, final_train_loss, perplexity, params, n_params, n_params_no_pos, tokens_seen, epochs, steps, wall_seconds, tokens_per_second, gflops, peak_rss_mb)",
+            "13: enqueue item 1 sets dropout, which space: does not sweep; put a fixed value under settings:",
+            "14: stop needs min_delta: (the val-loss gain that counts as an improvement, e.g. 0.01) unless the space repeats seeds, whose spread is then used",
+        ]
+    );
+    assert_eq!(parsed.spec.constraints, ["lr < 1e-2"]);
+    assert_eq!(parsed.spec.objectives.iter().map(|o| o.label()).collect::<Vec<_>>(), ["val_loss", "max: tokens_per_second"]);
+    let grid = Spec::parse("name: t\ndata:\n  path: d.txt\ngrid:\n  lr: [1e-3]\nstop: {patience_runs: 2, min_delta: 0.01}\n");
+    assert_eq!(grid.problems.len(), 1);
+    assert!(grid.problems[0].message.starts_with("stop applies to method: random or tpe"), "{:?}", grid.problems);
 }
