@@ -57,7 +57,7 @@ fn every_parse_problem_is_reported_at_once() {
         [
             "sweeps/x.yaml:3: data file data/missing.txt not found; put the data there or fix data.path (a path relative to the folder you run sweep in)",
             "sweeps/x.yaml:4: data.tokenzer is not a known key of data:; did you mean `tokenizer`? (known: path, format, tokenizer, vocab_size, tokenizer_path, text_column, text_field, val, val_fraction, cache)",
-            "sweeps/x.yaml:5: setings is not a known top-level key; did you mean `settings`? (known: name, data, settings, grid, sample, max_retries, method, n_runs, search_seed, n_startup, space, early_stop, slurm)",
+            "sweeps/x.yaml:5: setings is not a known top-level key; did you mean `settings`? (known: name, data, settings, grid, sample, max_retries, method, n_runs, search_seed, n_startup, space, early_stop, slurm, constraints, objectives, warm_start, enqueue, stop)",
             "sweeps/x.yaml:8: grid.batch_size must be a whole number, got 3.5 (value 2)",
             "sweeps/x.yaml:9: grid.lr is an empty list; give at least one value or remove it",
         ]
