@@ -41,11 +41,10 @@ impl Imported {
 /// Brings the finished runs of the plan's `warm_start:` sweeps into `sweep_dir`.
 pub fn import(plan: &Plan, sweep_dir: &Path) -> anyhow::Result<Imported> {
     let mut out = Imported::default();
-    let mut not = |why: String| match out.not.iter_mut().find(|(w, _)| *w == why) {
+    let not = |out: &mut Imported, why: &str| match out.not.iter_mut().find(|(w, _)| w == why) {
         Some((_, n)) => *n += 1,
-        None => out.not.push((why, 1)),
+        None => out.not.push((why.to_string(), 1)),
     };
-    let mut brought = (0, 0);
     for source in &plan.warm_start {
         let from = Path::new(source);
         anyhow::ensure!(from.is_dir(), "warm_start: {source} is not a folder; give an earlier sweep's folder, such as runs/<name>");
@@ -55,7 +54,7 @@ pub fn import(plan: &Plan, sweep_dir: &Path) -> anyhow::Result<Imported> {
             }
             let old_dir = RunDir::new(from.join(&old.run_id));
             let Ok(config) = old_dir.read_config() else {
-                not("without a readable config.json".into());
+                not(&mut out, "without a readable config.json");
                 continue;
             };
             let params: indexmap::IndexMap<String, serde_json::Value> = plan.swept.iter().filter_map(|k| Some((k.clone(), config.get(k)?))).collect();
@@ -64,20 +63,20 @@ pub fn import(plan: &Plan, sweep_dir: &Path) -> anyhow::Result<Imported> {
                 Method::Random | Method::Tpe => plan.space.iter().all(|(k, d)| params.get(k).is_some_and(|v| d.contains(v))),
             };
             if !in_space {
-                not(format!("outside this sweep's {}", if plan.method == Method::Grid { "grid" } else { "space" }));
+                not(&mut out, if plan.method == Method::Grid { "outside this sweep's grid" } else { "outside this sweep's space" });
                 continue;
             }
             let Some(run) = plan.run_for(params) else {
-                not("that this sweep's constraints or checks refuse".into());
+                not(&mut out, "that this sweep's constraints or checks refuse");
                 continue;
             };
             if !same_results(&config, &run.config) {
-                not("trained with other fixed settings".into());
+                not(&mut out, "trained with other fixed settings");
                 continue;
             }
             let dir = RunDir::new(sweep_dir.join(&run.id));
             if dir.summary().exists() {
-                brought.1 += dir.read_summary().is_some_and(|s| s.imported_from.is_some()) as usize;
+                out.before += dir.read_summary().is_some_and(|s| s.imported_from.is_some()) as usize;
                 continue;
             }
             std::fs::create_dir_all(&dir.path)?;
@@ -96,9 +95,8 @@ pub fn import(plan: &Plan, sweep_dir: &Path) -> anyhow::Result<Imported> {
             summary.params = run.params.clone();
             summary.imported_from = Some(old_dir.path.display().to_string());
             dir.write_summary(&summary)?;
-            brought.0 += 1;
+            out.brought += 1;
         }
     }
-    (out.brought, out.before) = brought;
     Ok(out)
 }

@@ -61,9 +61,7 @@ impl Constraint {
                 ));
             }
         }
-        if tree.iter_function_identifiers().next().is_some()
-            || text.contains('=') && !text.contains("==") && !text.contains("<=") && !text.contains(">=") && !text.contains("!=")
-        {
+        if tree.iter_function_identifiers().next().is_some() || tree.iter_write_variable_identifiers().next().is_some() {
             return Err(format!("constraint `{text}` must compare settings (e.g. `params <= 2e6`, `embed_dim % n_heads == 0`), not call functions or assign"));
         }
         let needs_corpus = names.iter().any(|n| matches!(n.as_str(), "params" | "flops" | "tokens_per_param" | "epochs"));

@@ -284,6 +284,16 @@ pub fn importance(path: &Path, shares: &[(String, f64)]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An axis number as a person writes it: 85k, 1.2M, 5.64.
+fn compact(v: f64) -> String {
+    match v.abs() {
+        a if a >= 1e6 => format!("{:.1}M", v / 1e6),
+        a if a >= 1e4 => format!("{:.0}k", v / 1e3),
+        a if a >= 100.0 => format!("{v:.0}"),
+        _ => format!("{v:.3}"),
+    }
+}
+
 /// Every finished run at its first two objectives: the Pareto front in colour, joined in a
 /// line from one end to the other; the runs it dominates in grey.
 pub fn pareto(path: &Path, x_label: &str, y_label: &str, points: &[(f64, f64, bool)]) -> anyhow::Result<()> {
@@ -297,7 +307,15 @@ pub fn pareto(path: &Path, x_label: &str, y_label: &str, points: &[(f64, f64, bo
         .x_label_area_size(40)
         .y_label_area_size(64)
         .build_cartesian_2d(x0..x1, y0..y1)?;
-    chart.configure_mesh().x_desc(x_label).y_desc(y_label).light_line_style(RGBColor(238, 238, 238)).label_style((FONT, 12)).draw()?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_label_formatter(&|v| compact(*v))
+        .y_label_formatter(&|v| compact(*v))
+        .light_line_style(RGBColor(238, 238, 238))
+        .label_style((FONT, 12))
+        .draw()?;
     chart.draw_series(points.iter().filter(|p| !p.2).map(|p| Circle::new((p.0, p.1), 3, RGBColor(170, 170, 170).filled())))?;
     let mut front: Vec<(f64, f64)> = points.iter().filter(|p| p.2).map(|p| (p.0, p.1)).collect();
     front.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -141,7 +141,9 @@ pub fn write_page(sweep_dir: &Path, live: Option<&Progress>) -> anyhow::Result<P
     // What the sweep found, before the full table.
     let objectives = crate::plan::spec::Spec::saved(sweep_dir).map(|s| s.objectives).unwrap_or_default();
     let front = crate::report::pareto::of_runs(&runs, &objectives);
-    let scaling = crate::report::scaling::of_sweep(sweep_dir, false, None)?;
+    // The fit (L-BFGS over bootstrap resamples) is drawn once, when the sweep has ended,
+    // not every time the live page is rewritten.
+    let scaling = if live.is_some() { None } else { crate::report::scaling::of_sweep(sweep_dir, false, None)? };
     found(&mut html, sweep_dir, &plots, &ranked, &effects, spread, front.as_ref(), scaling.is_some())?;
 
     // The ranked table.
@@ -257,13 +259,8 @@ pub fn write_page(sweep_dir: &Path, live: Option<&Progress>) -> anyhow::Result<P
 
     // What each parameter did.
     if !effects.is_empty() {
-        html.push_str("<h2 id=\"effects\">What each parameter did</h2>\n<ul>\n");
-        for e in &effects {
-            if let Some(v) = verdict(e, false, spread) {
-                html.push_str(&format!("<li>{}</li>\n", code_spans(&escape(&v))));
-            }
-        }
-        html.push_str("</ul>\n<div class=\"grid\">\n");
+        let verdicts: Vec<String> = effects.iter().filter_map(|e| verdict(e, false, spread)).collect();
+        html.push_str(&format!("<h2 id=\"effects\">What each parameter did</h2>\n{}<div class=\"grid\">\n", bullets(&verdicts)));
         // A parameter with one value among the finished runs has nothing to show.
         for e in effects.iter().filter(|e| e.values.len() > 1) {
             let labels: Vec<String> = e.values.iter().map(|v| format_value(&v.value)).collect();
@@ -397,6 +394,11 @@ figure { margin: 0.5em 0; } img { max-width: 100%; }
 .found { background: #f3f8ff; border: 1px solid #cfe0f5; padding: 4px 16px 12px; }
 ";
 
+/// A list of sentences, their `backquoted` parts as code.
+fn bullets(items: &[String]) -> String {
+    format!("<ul>\n{}</ul>\n", items.iter().map(|v| format!("<li>{}</li>\n", code_spans(&escape(v)))).collect::<String>())
+}
+
 /// A link from the sweep folder's page to `to` (absolute, or relative to the working folder).
 fn relative_link(sweep_dir: &Path, to: &Path) -> String {
     let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
@@ -450,11 +452,7 @@ fn found(
             if spread.is_none() { " (no configuration was run with several seeds, so none can)" } else { "" }
         ));
     } else {
-        html.push_str("<h3>Effects beyond seed noise</h3>\n<ul>\n");
-        for v in real {
-            html.push_str(&format!("<li>{}</li>\n", code_spans(&escape(&v))));
-        }
-        html.push_str("</ul>\n");
+        html.push_str(&format!("<h3>Effects beyond seed noise</h3>\n{}", bullets(&real)));
     }
     if let Some(f) = front {
         let (head, rows) = f.cells();

@@ -5,7 +5,6 @@
 use crate::output::summary::{Status, Summary};
 use crate::plan::objectives::{Objective, pareto_ranks};
 use crate::plan::run_id::format_value;
-use std::fmt::Write;
 
 /// The finished runs with every objective's value, and their non-domination ranks.
 pub struct Front<'a> {
@@ -73,18 +72,7 @@ impl Front<'_> {
     /// `sweep report --pareto`'s text.
     pub fn text(&self) -> String {
         let (head, rows) = self.cells();
-        let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
-        for row in &rows {
-            for (w, c) in widths.iter_mut().zip(row) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let mut out = format!("{}\n\n", self.headline());
-        for row in std::iter::once(&head).chain(&rows) {
-            let line: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-            let _ = writeln!(out, "{}", line.join("  ").trim_end());
-        }
-        out
+        format!("{}\n\n{}\n", self.headline(), super::table::table(super::table::PLAIN, head, rows))
     }
 
     /// The chart's points: first two objectives as reported, and whether on the front.

@@ -11,7 +11,7 @@ use crate::report::stats;
 use comfy_table::{Table, presets};
 
 /// A comfy-table preset with only a rule under the header: columns aligned by spaces.
-const PLAIN: &str = "     ──            ";
+pub(crate) const PLAIN: &str = "     ──            ";
 /// The text and Markdown reports give the diagnosis sentence of this many best runs.
 const DIAGNOSED: usize = 5;
 use serde::Serialize;
@@ -268,7 +268,7 @@ fn cells(rank: usize, s: &Summary) -> Vec<String> {
     ]
 }
 
-fn table(preset: &str, header: Vec<String>, rows: Vec<Vec<String>>) -> String {
+pub(crate) fn table(preset: &str, header: Vec<String>, rows: Vec<Vec<String>>) -> String {
     let mut t = Table::new();
     t.load_preset(preset).set_header(header);
     for r in rows {
@@ -489,10 +489,7 @@ pub fn write_sweep_reports(sweep_dir: &Path) -> anyhow::Result<()> {
     let objectives = crate::plan::spec::Spec::saved(sweep_dir).map(|s| s.objectives).unwrap_or_default();
     if let Some(front) = crate::report::pareto::of_runs(&runs, &objectives) {
         let (head, rows) = front.cells();
-        md.push_str(&format!("\n## Pareto front\n\n{}.\n\n| {} |\n|{}\n", front.headline(), head.join(" | "), "---|".repeat(head.len())));
-        for row in rows {
-            md.push_str(&format!("| {} |\n", row.join(" | ")));
-        }
+        md.push_str(&format!("\n## Pareto front\n\n{}.\n\n{}\n", front.headline(), table(presets::ASCII_MARKDOWN, head, rows)));
     }
     if let Some((points, fit)) = crate::report::scaling::of_sweep(sweep_dir, false, None)? {
         let name = sweep_dir.file_name().map_or("sweep".into(), |n| n.to_string_lossy().into_owned());
