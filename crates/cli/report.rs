@@ -46,6 +46,9 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
         println!("{}\n", dir.display());
     }
     print!("{}", report::render_sweep(&dir, &runs, &opts, format)?);
+    if table && let Some(front) = report::pareto::of_runs(&runs, &sweep::plan::spec::Spec::saved(&dir).map(|s| s.objectives).unwrap_or_default()) {
+        print!("\n{}", front.text());
+    }
     if table && a.top.is_none() && runs.len() > TERMINAL_TOP {
         println!(
             "\nthe best {TERMINAL_TOP} of {} runs; every run is in {} and {} (--top N for more)",

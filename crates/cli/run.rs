@@ -221,6 +221,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<u8> {
         return refuse(conflicts_message(&todo.conflicts));
     }
     if a.dry_run {
+        // What warm_start: would bring in is not trained.
+        let warm = sweep::exec::warm_start::preview(plan, &sweep_dir)?;
+        if let Some(line) = warm.line(&plan.warm_start) {
+            println!("{line}");
+        }
+        let before = todo.pending.len();
+        todo.pending.retain(|r| !warm.ids.contains(&r.id));
+        todo.skipped += before - todo.pending.len();
         let (corpus, data) = (&checked.corpus, &checked.corpus.counts);
         let predicted = calibrate::predict(&todo.pending, data.vocab_size, jobs, threads);
         let swept = spec.swept_keys();

@@ -130,7 +130,7 @@ pub fn run_sweep(
     let mut proposer_error = None;
     let progress = std::sync::Mutex::new(Progress { running: Vec::new(), pending: total });
     // A rerun of a search the stop rule ended stays ended.
-    let mut stopped: Option<Stopped> = plan.stop.as_ref().and_then(|rule| stop_rule(rule, sweep_dir, opts.hooks.seed_spread));
+    let mut stopped: Option<Stopped> = plan.stop.as_ref().and_then(|rule| stop_rule(rule, sweep_dir, opts.hooks.seed_spread, &[]));
     let live = || {
         let now = lock(&progress).clone();
         if let Err(e) = (opts.hooks.live)(sweep_dir, &now) {
@@ -256,7 +256,7 @@ pub fn run_sweep(
             if let Some(rule) = &plan.stop
                 && stopped.is_none()
             {
-                stopped = stop_rule(rule, sweep_dir, opts.hooks.seed_spread);
+                stopped = stop_rule(rule, sweep_dir, opts.hooks.seed_spread, &out.ran);
             }
             // The stop rule ends the proposals for good; the runs training now finish.
             exhausted = exhausted || stopped.is_some();
@@ -277,24 +277,31 @@ pub fn run_sweep(
     out.held_s = control.children.held_seconds();
     if let (Some(rule), Some(st)) = (&plan.stop, stopped) {
         let trained = crate::output::run_dir::load_all(sweep_dir).map_or(0, |runs| runs.iter().filter(|s| s.imported_from.is_none()).count());
-        out.stopped = Some(st.line(rule.patience_runs, trained, plan.n_runs));
+        // Said only when it ended the search before its budget did.
+        if trained < plan.n_runs {
+            out.stopped = Some(st.line(rule.patience_runs, trained, plan.n_runs));
+        }
     }
     Ok(out)
 }
 
 /// Whether the stop rule ends the search, from every run of the sweep this search trained
-/// (imported runs left out) in the order their summaries were written.
-fn stop_rule(rule: &StopRule, sweep_dir: &Path, seed_spread: fn(&[Summary]) -> Option<f64>) -> Option<Stopped> {
-    let mut runs: Vec<(std::time::SystemTime, Summary)> = crate::output::run_dir::load_all(sweep_dir)
+/// (imported runs left out), in the order they finished: those this worker trained (`ran`)
+/// in its own order, after the others (earlier sweeps, other workers) in the order their
+/// summaries were written (file times tie within a few milliseconds, so they order only
+/// what this worker did not see finish).
+fn stop_rule(rule: &StopRule, sweep_dir: &Path, seed_spread: fn(&[Summary]) -> Option<f64>, ran: &[Summary]) -> Option<Stopped> {
+    let counts = |s: &Summary| s.imported_from.is_none() && s.status != Status::Failed && s.status != Status::Interrupted;
+    let mut others: Vec<(std::time::SystemTime, Summary)> = crate::output::run_dir::load_all(sweep_dir)
         .ok()?
         .into_iter()
-        .filter(|s| s.imported_from.is_none() && s.status != Status::Failed && s.status != Status::Interrupted)
+        .filter(|s| counts(s) && !ran.iter().any(|r| r.run_id == s.run_id))
         .filter_map(|s| Some((std::fs::metadata(RunDir::new(sweep_dir.join(&s.run_id)).summary()).ok()?.modified().ok()?, s)))
         .collect();
-    runs.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.run_id.cmp(&b.1.run_id)));
+    others.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.run_id.cmp(&b.1.run_id)));
+    let summaries: Vec<Summary> = others.into_iter().map(|(_, s)| s).chain(ran.iter().filter(|s| counts(s)).cloned()).collect();
     let finished: Vec<(String, f64)> =
-        runs.iter().map(|(_, s)| (s.run_id.clone(), if s.status == Status::Done { s.best_val_loss.unwrap_or(f64::INFINITY) } else { f64::INFINITY })).collect();
-    let summaries: Vec<Summary> = runs.into_iter().map(|(_, s)| s).collect();
+        summaries.iter().map(|s| (s.run_id.clone(), if s.status == Status::Done { s.best_val_loss.unwrap_or(f64::INFINITY) } else { f64::INFINITY })).collect();
     rule.decide(&finished, seed_spread(&summaries))
 }
 

@@ -544,10 +544,29 @@ mod search_features {
         assert_eq!(out.ran.len(), want);
         let line = out.stopped.unwrap();
         assert!(line.contains(&format!("stopped proposing after {want} finished run(s)")), "{line}");
-        assert!(line.ends_with(&format!("{want} trained, {} of n_runs 40 saved", 40 - want)), "{line}");
+        assert!(line.ends_with(&format!("{want} trained, {} of n_runs 40 not trained", 40 - want)), "{line}");
         // A rerun stays stopped.
         let again = FakeRunner::new(&[]);
         let out = run_sweep(&plan, dir.path(), "{}", &again, &Control::default(), one_at_a_time()).unwrap();
         assert!(again.calls.lock().unwrap().is_empty() && out.stopped.is_some());
+    }
+}
+
+/// TPE under constraints that rule out values it has never seen (so its model favours them).
+mod constrained_tpe {
+    use super::*;
+
+    #[test]
+    fn tpe_keeps_modelling_when_its_favourite_points_break_a_constraint() {
+        let text = "name: s\ndata:\n  path: d.txt\nsettings:\n  max_iters: 10\nmethod: tpe\nn_runs: 16\nn_startup: 4\nsearch_seed: 1\n\
+            space:\n  lr: {log_uniform: [1e-4, 1e-1]}\n  dropout: [0.0, 0.1, 0.4, 0.5]\nconstraints: [\"dropout < 0.3\"]\n";
+        let plan = Plan::from_spec_text(text).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        run_sweep(&plan, dir.path(), "{}", &FakeRunner::new(&[]), &Control::default(), Options { jobs: 1, ..Default::default() }).unwrap();
+        let proposals = proposals::read(dir.path());
+        assert_eq!(proposals.len(), 16);
+        assert!(proposals.iter().all(|p| p.params["dropout"].as_f64().unwrap() < 0.3), "{proposals:?}");
+        let modelled = proposals[4..].iter().filter(|p| p.by == "tpe").count();
+        assert_eq!(modelled, 12, "every proposal after the start is modelled, not a random fallback: {proposals:?}");
     }
 }

@@ -16,6 +16,10 @@ use std::path::Path;
 #[derive(Debug, Default, PartialEq)]
 pub struct Imported {
     pub brought: usize,
+    /// The run ids brought in now (or, for a preview, that would be).
+    pub ids: Vec<String>,
+    /// Only looked: nothing was written (`--dry-run`).
+    pub preview: bool,
     /// Already brought in by an earlier `sweep run`.
     pub before: usize,
     pub not: Vec<(String, usize)>,
@@ -29,9 +33,10 @@ impl Imported {
         }
         let not: Vec<String> = self.not.iter().map(|(why, n)| format!("{n} {why}")).collect();
         Some(format!(
-            "warm start: {} finished run(s) of {} imported now, {} before{}",
+            "warm start: {} finished run(s) of {} {}, {} before{}",
             self.brought,
             sources.join(", "),
+            if self.preview { "to import (not trained)" } else { "imported now" },
             self.before,
             if not.is_empty() { String::new() } else { format!("; not imported: {}", not.join(", ")) }
         ))
@@ -40,7 +45,16 @@ impl Imported {
 
 /// Brings the finished runs of the plan's `warm_start:` sweeps into `sweep_dir`.
 pub fn import(plan: &Plan, sweep_dir: &Path) -> anyhow::Result<Imported> {
-    let mut out = Imported::default();
+    bring(plan, sweep_dir, false)
+}
+
+/// What `import` would bring in, writing nothing.
+pub fn preview(plan: &Plan, sweep_dir: &Path) -> anyhow::Result<Imported> {
+    bring(plan, sweep_dir, true)
+}
+
+fn bring(plan: &Plan, sweep_dir: &Path, preview: bool) -> anyhow::Result<Imported> {
+    let mut out = Imported { preview, ..Default::default() };
     let not = |out: &mut Imported, why: &str| match out.not.iter_mut().find(|(w, _)| w == why) {
         Some((_, n)) => *n += 1,
         None => out.not.push((why.to_string(), 1)),
@@ -79,6 +93,11 @@ pub fn import(plan: &Plan, sweep_dir: &Path) -> anyhow::Result<Imported> {
                 out.before += dir.read_summary().is_some_and(|s| s.imported_from.is_some()) as usize;
                 continue;
             }
+            out.brought += 1;
+            out.ids.push(run.id.clone());
+            if preview {
+                continue;
+            }
             std::fs::create_dir_all(&dir.path)?;
             for (src, dst) in [
                 (old_dir.config(), dir.config()),
@@ -95,7 +114,6 @@ pub fn import(plan: &Plan, sweep_dir: &Path) -> anyhow::Result<Imported> {
             summary.params = run.params.clone();
             summary.imported_from = Some(old_dir.path.display().to_string());
             dir.write_summary(&summary)?;
-            out.brought += 1;
         }
     }
     Ok(out)

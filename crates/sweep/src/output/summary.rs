@@ -204,12 +204,14 @@ impl Summary {
 }
 
 impl Summary {
-    /// The status as shown in lists: `done`, or `pruned@100` with the step that pruned it.
+    /// The status as shown in lists: `done`, `pruned@100` with the step that pruned it, or
+    /// `done (imported)` for a run a warm start brought in.
     pub fn status_text(&self) -> String {
-        match &self.pruned {
+        let text = match &self.pruned {
             Some(p) if self.status == Status::Pruned => format!("pruned@{}", p.at_step),
             _ => self.status.as_str().to_string(),
-        }
+        };
+        if self.imported_from.is_some() { format!("{text} (imported)") } else { text }
     }
 
     /// Codes of the warning and problem findings, e.g. "overfitting,epochs".

@@ -184,7 +184,12 @@ impl Plan {
                 "every point drawn from space:".to_string()
             };
             problems.push(Problem {
-                line: constraints.first().and_then(|c| c.line).or(places.line("constraints")),
+                // At the constraint that rejected the most.
+                line: rejected
+                    .iter()
+                    .max_by_key(|(_, ids)| ids.len())
+                    .and_then(|(t, _)| constraints.iter().find(|c| &c.text == t)?.line)
+                    .or(places.line("constraints")),
                 message: format!(
                     "constraints: leave no run to train: they reject {what} {}; loosen them or widen the {}",
                     why.join(", "),

@@ -70,16 +70,18 @@ impl StopRule {
 
 impl Stopped {
     /// The last line of `sweep run` when the rule stopped the search, with the runs the
-    /// sweep trained in all (those running when it stopped finish).
+    /// sweep trained in all (those already training when it stopped finish).
     pub fn line(&self, patience: usize, trained: usize, n_runs: usize) -> String {
+        let finishing = trained.saturating_sub(self.after);
         format!(
-            "stopped proposing after {} finished run(s): the best val loss {:.4} ({}) has not improved by more than {:.4} ({}) in the {} run(s) since (stop.patience_runs {patience}); {trained} trained, {} of n_runs {n_runs} saved",
+            "stopped proposing after {} finished run(s): the best val loss {:.4} ({}) has not improved by more than {:.4} ({}) in the {} run(s) since (stop.patience_runs {patience}); {trained} trained{}, {} of n_runs {n_runs} not trained",
             self.after,
             self.best,
             self.best_run,
             self.threshold,
             self.threshold_from,
             self.since,
+            if finishing > 0 { format!(" ({finishing} of them already training when it stopped)") } else { String::new() },
             n_runs.saturating_sub(trained)
         )
     }
@@ -106,6 +108,9 @@ mod tests {
         // A diverged run is never the best.
         assert_eq!(rule.decide(&runs(&[f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY]), None), None);
         let line = stopped.line(3, 7, 40);
-        assert!(line.contains("in the 3 run(s) since (stop.patience_runs 3); 7 trained, 33 of n_runs 40 saved"), "{line}");
+        assert!(
+            line.contains("in the 3 run(s) since (stop.patience_runs 3); 7 trained (1 of them already training when it stopped), 33 of n_runs 40 not trained"),
+            "{line}"
+        );
     }
 }

@@ -201,7 +201,7 @@ pub fn write_page(sweep_dir: &Path, live: Option<&Progress>) -> anyhow::Result<P
             i + 1,
             i + 1,
             escape(&s.run_id),
-            escape(&if s.imported_from.is_some() { format!("{} (imported)", s.status_text()) } else { s.status_text() }),
+            escape(&s.status_text()),
             num(s.best_val_loss, 4),
             config_cell,
             num(s.final_val_loss, 4),

@@ -262,8 +262,9 @@ fn cells(rank: usize, s: &Summary) -> Vec<String> {
         s.error
             .as_deref()
             .or(s.pruned.as_ref().map(|p| p.rule.as_str()))
+            .or(s.imported_from.as_deref())
             .and_then(|e| e.lines().next())
-            .map(|e| e.chars().take(100).collect())
+            .map(|e| if s.imported_from.as_deref() == Some(e) { format!("imported from {e}") } else { e.chars().take(100).collect() })
             .unwrap_or_else(|| if s.packed_with.is_empty() { String::new() } else { format!("packed with {} other run(s)", s.packed_with.len()) }),
     ]
 }

@@ -145,20 +145,19 @@ impl<'a> Adaptive<'a> {
         {
             return Some((run.clone(), "random"));
         }
-        let history = self.history(before);
+        let mut history = self.history(before);
+        let modelled = !history.is_empty();
         let mut rng = space::rng(self.plan.seed, index as u64 + 1);
         for attempt in 0..200 {
             // Modelled while it gives new points; random draws after that.
-            let params = if !history.is_empty() && attempt < 50 {
-                tpe::propose(&self.plan.space, &history, &mut rng)
-            } else {
-                space::sample(&self.plan.space, &mut rng)
-            };
-            let by = if !history.is_empty() && attempt < 50 { "tpe" } else { "random" };
-            if let Some(run) = self.plan.run_for(params)
-                && !taken.contains(run.id.as_str())
-            {
-                return Some((run, by));
+            let by = if modelled && attempt < 50 { "tpe" } else { "random" };
+            let params = if by == "tpe" { tpe::propose(&self.plan.space, &history, &mut rng) } else { space::sample(&self.plan.space, &mut rng) };
+            match self.plan.run_for(params.clone()) {
+                Some(run) if !taken.contains(run.id.as_str()) => return Some((run, by)),
+                Some(_) => {}
+                // A point the constraints (or checks) reject counts as worse than every run,
+                // as Optuna's constrained TPE counts infeasible trials: the model moves off it.
+                None => history.push(params),
             }
         }
         // A small finite space nearly used up: the points left, in a seeded order.
