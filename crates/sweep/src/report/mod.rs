@@ -18,6 +18,7 @@ pub mod stats;
 pub mod status;
 pub mod sweep_end;
 mod table;
+mod text_table;
 
 pub use table::*;
 

@@ -72,7 +72,7 @@ impl Front<'_> {
     /// `sweep report --pareto`'s text.
     pub fn text(&self) -> String {
         let (head, rows) = self.cells();
-        format!("{}\n\n{}\n", self.headline(), super::table::table(super::table::PLAIN, head, rows))
+        format!("{}\n\n{}\n", self.headline(), crate::report::text_table::table(crate::report::text_table::PLAIN, head, rows))
     }
 
     /// The chart's points: first two objectives as reported, and whether on the front.

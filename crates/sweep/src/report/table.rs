@@ -8,10 +8,9 @@ use crate::output::summary::{Status, Summary};
 use crate::plan::run_id::format_value;
 use crate::report::pruning::{CloseCalls, close_calls};
 use crate::report::stats;
-use comfy_table::{Table, presets};
+use crate::report::text_table::{PLAIN, table};
+use comfy_table::presets;
 
-/// A comfy-table preset with only a rule under the header: columns aligned by spaces.
-pub(crate) const PLAIN: &str = "     ──            ";
 /// The text and Markdown reports give the diagnosis sentence of this many best runs.
 const DIAGNOSED: usize = 5;
 use serde::Serialize;
@@ -267,15 +266,6 @@ fn cells(rank: usize, s: &Summary) -> Vec<String> {
             .map(|e| if s.imported_from.as_deref() == Some(e) { format!("imported from {e}") } else { e.chars().take(100).collect() })
             .unwrap_or_else(|| if s.packed_with.is_empty() { String::new() } else { format!("packed with {} other run(s)", s.packed_with.len()) }),
     ]
-}
-
-pub(crate) fn table(preset: &str, header: Vec<String>, rows: Vec<Vec<String>>) -> String {
-    let mut t = Table::new();
-    t.load_preset(preset).set_header(header);
-    for r in rows {
-        t.add_row(r);
-    }
-    t.to_string()
 }
 
 fn render_text(runs: &[Summary], opts: &RankBy, preset: &str, heading: &dyn Fn(&str) -> String, close: Option<&CloseCalls>) -> String {
